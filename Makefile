@@ -1,0 +1,40 @@
+# mcis: `make demo` runs the main scenario, `make test` runs lint, types and tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit e2e bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m starter.demo $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+test: lint typecheck
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not e2e" $(PYTEST_ARGS)
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q -m e2e $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/create_mcis.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,84 @@
+"""The driver protocol every cloud implements. Every mutating call is idempotent:
+ensure_* find the resource by name before creating it, create_vm finds the VM by its client
+token, delete_* and terminate_vm of something already gone succeed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from models.catalog import Image, Region, Spec
+from models.cloud import (
+    CloudKeyPair,
+    CloudSecurityGroup,
+    CloudVm,
+    CloudVNet,
+    FirewallRule,
+    SubnetSpec,
+    VmCreateRequest,
+)
+
+
+class CloudDriver(Protocol):
+    provider: str
+
+    async def regions(self) -> list[Region]: ...
+
+    async def specs(self, region: str | None = None) -> list[Spec]: ...
+
+    async def images(self, region: str | None = None) -> list[Image]: ...
+
+    async def ensure_vnet(
+        self,
+        region: str,
+        name: str,
+        cidr: str,
+        subnets: Sequence[SubnetSpec],
+        tags: dict[str, str],
+    ) -> CloudVNet: ...
+
+    async def delete_vnet(self, region: str, csp_id: str) -> None: ...
+
+    async def ensure_security_group(
+        self,
+        region: str,
+        name: str,
+        vnet_csp_id: str,
+        rules: Sequence[FirewallRule],
+        tags: dict[str, str],
+    ) -> CloudSecurityGroup: ...
+
+    async def delete_security_group(self, region: str, csp_id: str) -> None: ...
+
+    async def import_key_pair(
+        self, region: str, name: str, public_key: str, tags: dict[str, str]
+    ) -> CloudKeyPair:
+        """Register a public key under `name`; the same key again returns the existing pair,
+        another key under an existing name raises ConflictError."""
+        ...
+
+    async def delete_key_pair(self, region: str, name: str) -> None: ...
+
+    async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
+        """Create a VM, or return the one already created with `request.client_token`."""
+        ...
+
+    async def get_vm(self, region: str, csp_id: str) -> CloudVm | None:
+        """The VM, or None when the cloud no longer knows it."""
+        ...
+
+    async def list_vms(self, region: str, tags: dict[str, str] | None = None) -> list[CloudVm]:
+        """VMs in `region` carrying every given tag."""
+        ...
+
+    async def suspend_vm(self, region: str, csp_id: str) -> CloudVm: ...
+
+    async def resume_vm(self, region: str, csp_id: str) -> CloudVm: ...
+
+    async def reboot_vm(self, region: str, csp_id: str) -> CloudVm: ...
+
+    async def terminate_vm(self, region: str, csp_id: str) -> None:
+        """Terminate; a VM already gone or terminated is not an error."""
+        ...
+
+    async def aclose(self) -> None: ...
