@@ -3,13 +3,13 @@
 | variable | default | meaning |
 |---|---|---|
 | MCIS_HOME | ~/.mcis | state: database, keys, logs, pids |
-| MCIS_DATABASE_URL | sqlite:///$MCIS_HOME/mcis.db | the store (postgresql+psycopg://... for a cluster) |
+| MCIS_DATABASE_URL | sqlite:///$MCIS_HOME/mcis.db | the store (postgresql+psycopg://...) |
 | TEMPORAL_ADDRESS | 127.0.0.1:7233 | Temporal frontend |
 | TEMPORAL_NAMESPACE | default | Temporal namespace |
 | MCIS_TASK_QUEUE | mcis | task queue of the workers |
 | MCIS_TEMPORAL_UI_PORT | 8233 | web UI port of the embedded dev server |
 | MCIS_LOCALCLOUD_URL | http://127.0.0.1:7380 | the embedded local cloud |
-| MCIS_LOCALCLOUD_TIME_SCALE | 1.0 | local cloud timings (1 realistic, 0.01 a hundred times faster) |
+| MCIS_LOCALCLOUD_TIME_SCALE | 1.0 | local cloud timings (1 realistic, 0.01: 100x faster) |
 | MCIS_MAX_CONCURRENT_ACTIVITIES | 200 | per worker |
 """
 

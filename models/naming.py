@@ -38,6 +38,11 @@ def is_valid_name(name: str) -> bool:
     return True
 
 
+def mcis_workflow_id(namespace: str, name: str) -> str:
+    """Id of the long-lived workflow that owns one MCIS."""
+    return f"mcis/{namespace}/{name}"
+
+
 def vm_name(group: str, index: int) -> str:
     """The VM's name inside its MCIS: `{group}-{n}`, n counting from 1 (as the reference)."""
     return f"{group}-{index}"
@@ -48,9 +53,28 @@ def cloud_vm_name(namespace: str, mcis: str, vm: str) -> str:
     return f"{namespace}-{mcis}-{vm}"
 
 
-def shared_resource_name(namespace: str, provider: str, region: str) -> str:
-    """Name of the vNet, security group and key pair shared by dynamic MCIS in one region."""
-    return f"{namespace}-shared-{provider}-{region}"
+def shared_resource_name(provider: str, region: str) -> str:
+    """Name (inside a namespace) of the vNet, security group and SSH key that dynamic MCIS
+    share in one cloud region."""
+    return f"shared-{provider}-{region}"
+
+
+def cloud_resource_name(namespace: str, name: str) -> str:
+    """The name a namespace's resource carries at the cloud (`{ns}-shared-{provider}-{region}`
+    for shared ones, as the reference), unique across namespaces."""
+    return f"{namespace}-{name}"
+
+
+TAG_NAMESPACE = "mcis-namespace"
+TAG_MCIS = "mcis-name"
+TAG_UID = "mcis-uid"
+TAG_VM = "mcis-vm"
+TAG_GROUP = "mcis-group"
+
+
+def vm_tags(namespace: str, mcis: str, uid: str, group: str, vm: str) -> dict[str, str]:
+    """Tags every VM carries at its cloud, so reconcile and orphan sweeps can find it."""
+    return {TAG_NAMESPACE: namespace, TAG_MCIS: mcis, TAG_UID: uid, TAG_GROUP: group, TAG_VM: vm}
 
 
 def vm_client_token(namespace: str, mcis: str, mcis_uid: str, vm: str, attempt: int = 0) -> str:

@@ -44,6 +44,7 @@ class McisPhase(StrEnum):
     ACTIVE = "active"
     DELETING = "deleting"
     FAILED = "failed"
+    DELETED = "deleted"
 
 
 class McisRecord(BaseModel):

@@ -1,0 +1,31 @@
+"""The full list of mcis activities bound to their dependencies, for a worker to register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.deps import ActivityDeps
+from activities.records import RecordActivities
+from activities.resources import ResourceActivities
+from activities.vms import VmActivities
+
+
+def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
+    resources, vms, records = ResourceActivities(deps), VmActivities(deps), RecordActivities(deps)
+    return [
+        resources.ensure_vnet,
+        resources.ensure_security_group,
+        resources.ensure_ssh_key,
+        resources.static_network,
+        resources.delete_resource,
+        resources.release_shared_network,
+        vms.create_vm,
+        vms.vm_action,
+        vms.observe_vms,
+        records.register_mcis,
+        records.save_vms,
+        records.set_mcis_phase,
+        records.forget_vms,
+        records.forget_mcis,
+    ]

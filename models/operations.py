@@ -1,0 +1,153 @@
+"""Inputs and outputs of the MCIS/MCIR workflows and their activities (pydantic contracts that
+travel through Temporal history, so they never carry a secret)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from models.cloud import DEFAULT_RULES, FirewallRule, SubnetSpec
+from models.mcis import McisRequest
+from models.records import McisPhase, ResourceKind, VmRecord
+from models.status import TargetAction, TargetStatus
+
+SHARED_VNET_CIDR = "10.0.0.0/16"
+SHARED_SUBNET = SubnetSpec(name="default", cidr="10.0.0.0/20")
+
+
+class McisLimits(BaseModel):
+    """Concurrency and pacing of cloud calls for one MCIS."""
+
+    per_region_concurrency: int = Field(default=20, ge=1)
+    per_provider_concurrency: int = Field(default=100, ge=1)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    observe_max_wait_s: float = Field(default=20.0, gt=0)
+    vm_ready_timeout_s: float = Field(default=1800.0, gt=0)
+    create_attempts: int = Field(default=8, ge=1)
+    refine_rounds: int = Field(default=2, ge=0)
+
+
+class NetworkRefs(BaseModel):
+    """Where the VMs of one group attach: resource names in the namespace and their cloud ids."""
+
+    provider: str
+    region: str
+    vnet: str
+    vnet_csp_id: str
+    subnet_csp_id: str
+    security_groups: list[str]
+    security_group_csp_ids: list[str]
+    ssh_key: str
+    key_csp_name: str
+
+
+class McisSnapshot(BaseModel):
+    """State carried across continue-as-new."""
+
+    uid: str
+    phase: McisPhase
+    vms: list[VmRecord]
+    target_action: TargetAction = TargetAction.NONE
+    target_status: TargetStatus = TargetStatus.NONE
+    networks: dict[str, NetworkRefs] = Field(default_factory=dict)  # group -> refs
+
+
+class McisWorkflowInput(BaseModel):
+    namespace: str
+    request: McisRequest
+    limits: McisLimits = Field(default_factory=McisLimits)
+    snapshot: McisSnapshot | None = None
+
+
+# --- activity inputs -------------------------------------------------------------------------
+
+
+class EnsureVNetInput(BaseModel):
+    namespace: str
+    name: str
+    provider: str
+    region: str
+    cidr: str = SHARED_VNET_CIDR
+    subnets: list[SubnetSpec] = Field(default_factory=lambda: [SHARED_SUBNET])
+    shared: bool = False
+
+
+class EnsureSecurityGroupInput(BaseModel):
+    namespace: str
+    name: str
+    provider: str
+    region: str
+    vnet: str  # resource name of the vNet in the namespace
+    rules: list[FirewallRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    shared: bool = False
+
+
+class EnsureSshKeyInput(BaseModel):
+    namespace: str
+    name: str
+    provider: str
+    region: str
+    shared: bool = False
+
+
+class ResourceRef(BaseModel):
+    namespace: str
+    kind: ResourceKind
+    name: str
+
+
+class SharedNetworkRef(BaseModel):
+    namespace: str
+    provider: str
+    region: str
+
+
+class StaticNetworkInput(BaseModel):
+    namespace: str
+    group: str
+    provider: str
+    region: str
+    vnet: str
+    subnet: str | None
+    security_groups: list[str]
+    ssh_key: str
+
+
+class CreateVmInput(BaseModel):
+    namespace: str
+    mcis: str
+    uid: str
+    vm: VmRecord
+    network: NetworkRefs
+
+
+class ObserveVmsInput(BaseModel):
+    """Watch some VMs of one MCIS in one region until one changes or all are stable."""
+
+    namespace: str
+    mcis: str
+    uid: str
+    provider: str
+    region: str
+    vms: list[VmRecord]
+    action: TargetAction
+    poll_interval_s: float
+    max_wait_s: float
+
+
+class VmActionInput(BaseModel):
+    namespace: str
+    mcis: str
+    vm: VmRecord
+    action: TargetAction
+
+
+class ForgetVmsInput(BaseModel):
+    namespace: str
+    mcis: str
+    names: list[str]
+
+
+class McisPhaseInput(BaseModel):
+    namespace: str
+    mcis: str
+    phase: McisPhase

@@ -1,0 +1,64 @@
+"""Pure planning of an MCIS: which VMs to create from a request, and their replacements."""
+
+from __future__ import annotations
+
+from models.catalog import split_catalog_id
+from models.mcis import GroupRequest, McisRequest
+from models.naming import shared_resource_name, vm_client_token, vm_name
+from models.records import VmRecord
+from models.status import VmStatus
+
+
+def plan_group(
+    namespace: str, mcis: str, uid: str, group: GroupRequest, first_index: int = 1
+) -> list[VmRecord]:
+    """VM records for `group.count` VMs named `{group}-{n}` from `first_index` on."""
+    provider, region, _ = split_catalog_id(group.spec)
+    if group.is_static:
+        vnet, sgs, key = group.vnet or "", list(group.security_groups or []), group.ssh_key or ""
+    else:
+        shared = shared_resource_name(provider, region)
+        vnet, sgs, key = shared, [shared], shared
+    vms = []
+    for index in range(first_index, first_index + group.count):
+        name = vm_name(group.name, index)
+        vms.append(
+            VmRecord(
+                namespace=namespace,
+                mcis=mcis,
+                name=name,
+                group=group.name,
+                provider=provider,
+                region=region,
+                spec=group.spec,
+                image=group.image,
+                client_token=vm_client_token(namespace, mcis, uid, name),
+                vnet=vnet,
+                security_groups=sgs,
+                ssh_key=key,
+            )
+        )
+    return vms
+
+
+def plan_vms(namespace: str, request: McisRequest, uid: str) -> list[VmRecord]:
+    return [
+        vm for group in request.groups for vm in plan_group(namespace, request.name, uid, group)
+    ]
+
+
+def replacement(vm: VmRecord, uid: str) -> VmRecord:
+    """A fresh VM to stand in for a failed one: same name and place, next attempt, new token."""
+    attempt = vm.attempt + 1
+    return vm.model_copy(
+        update={
+            "attempt": attempt,
+            "client_token": vm_client_token(vm.namespace, vm.mcis, uid, vm.name, attempt),
+            "csp_id": None,
+            "status": VmStatus.CREATING,
+            "native_status": None,
+            "public_ip": None,
+            "private_ip": None,
+            "error": None,
+        }
+    )

@@ -1,0 +1,472 @@
+"""The MCIS workflow: one long-lived workflow per MCIS (id `mcis/NS/NAME`). It creates the MCIS,
+is the single authority for operations on it (Temporal Updates with validators), answers its
+status as a query, keeps its status in a search attribute, and deletes it.
+
+Orchestration only: every cloud or store effect is an activity, called by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Iterable
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from models.mcis import GroupRequest, McisView, PartialFailurePolicy, VmView
+from models.naming import shared_resource_name
+from models.operations import (
+    SHARED_SUBNET,
+    CreateVmInput,
+    EnsureSecurityGroupInput,
+    EnsureSshKeyInput,
+    EnsureVNetInput,
+    McisLimits,
+    McisPhaseInput,
+    McisSnapshot,
+    McisWorkflowInput,
+    NetworkRefs,
+    ObserveVmsInput,
+    SharedNetworkRef,
+    StaticNetworkInput,
+    VmActionInput,
+)
+from models.plan import plan_vms, replacement
+from models.records import McisPhase, McisRecord, ResourceRecord, VmRecord
+from models.status import (
+    TARGET_OF_ACTION,
+    TRANSITIONAL,
+    McisStatus,
+    TargetAction,
+    TargetStatus,
+    VmStatus,
+    aggregate,
+    target_reached,
+)
+from workflows.failures import failure_message
+from workflows.options import (
+    CLOUD,
+    STORE,
+    create_vm_options,
+    observe_options,
+    run_activity,
+)
+from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE, MCIS_STATUS
+
+RegionKey = tuple[str, str]
+
+
+def _by_region(vms: Iterable[VmRecord]) -> dict[RegionKey, list[str]]:
+    regions: dict[RegionKey, list[str]] = defaultdict(list)
+    for vm in vms:
+        regions[(vm.provider, vm.region)].append(vm.name)
+    return dict(sorted(regions.items()))
+
+
+@workflow.defn(name="McisWorkflow")
+class McisWorkflow:
+    def __init__(self) -> None:
+        self._namespace = ""
+        self._name = ""
+        self._description = ""
+        self._groups: list[GroupRequest] = []
+        self._policy = PartialFailurePolicy.CONTINUE
+        self._limits = McisLimits()
+        self._uid = ""
+        self._phase = McisPhase.CREATING
+        self._vms: dict[str, VmRecord] = {}
+        self._networks: dict[str, NetworkRefs] = {}
+        self._target_action = TargetAction.NONE
+        self._target_status = TargetStatus.NONE
+        self._operation: str | None = None
+        self._delete_requested = False
+        self._label = ""
+
+    # --- entry point --------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: McisWorkflowInput) -> McisView:
+        self._namespace, self._name = inp.namespace, inp.request.name
+        self._description = inp.request.description
+        self._groups = inp.request.groups
+        self._policy = inp.request.on_partial_failure
+        self._limits = inp.limits
+        if inp.snapshot is None:
+            workflow.upsert_search_attributes(
+                [MCIS_NAMESPACE.value_set(self._namespace), MCIS_NAME.value_set(self._name)]
+            )
+            self._uid = str(workflow.uuid4())
+            self._vms = {vm.name: vm for vm in plan_vms(self._namespace, inp.request, self._uid)}
+            await self._create()
+        else:
+            self._restore(inp.snapshot)
+        while True:
+            await workflow.wait_condition(
+                lambda: self._delete_requested or workflow.info().is_continue_as_new_suggested()
+            )
+            if self._delete_requested:
+                await self._delete()
+                return self.status()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
+
+    # --- queries and updates ------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> McisView:
+        vms = [
+            VmView(
+                id=vm.name,
+                group=vm.group,
+                status=vm.status,
+                native_status=vm.native_status,
+                provider=vm.provider,
+                region=vm.region,
+                spec=vm.spec,
+                image=vm.image,
+                public_ip=vm.public_ip,
+                private_ip=vm.private_ip,
+                csp_id=vm.csp_id,
+                error=vm.error,
+            )
+            for vm in self._vms.values()
+        ]
+        return McisView.build(
+            self._namespace,
+            self._name,
+            self._uid,
+            self._description,
+            self._phase.value,
+            self._aggregate(),
+            vms,
+        )
+
+    @workflow.update
+    async def delete(self, force: bool) -> McisView:
+        """Accept the deletion; it runs as soon as no other operation is in flight."""
+        self._delete_requested = True
+        return self.status()
+
+    @delete.validator
+    def _validate_delete(self, force: bool) -> None:
+        if self._delete_requested:
+            raise ApplicationError(f"MCIS {self._name!r} is already being deleted")
+        if self._operation is not None and not force:
+            raise ApplicationError(
+                f"MCIS {self._name!r} is busy ({self._operation}, status "
+                f"{self._aggregate().display}); wait for it to finish or use --force"
+            )
+
+    # --- create -------------------------------------------------------------------------------
+
+    async def _create(self) -> None:
+        self._operation = "creating"
+        self._set_target(TargetAction.CREATE)
+        record = McisRecord(
+            namespace=self._namespace,
+            name=self._name,
+            uid=self._uid,
+            description=self._description,
+            phase=McisPhase.CREATING,
+            request={
+                "name": self._name,
+                "description": self._description,
+                "on_partial_failure": self._policy.value,
+                "groups": [g.model_dump(mode="json") for g in self._groups],
+            },
+        )
+        await run_activity("register_mcis", record, type(None), STORE)
+        await self._save(self._vms.values())
+        await self._prepare_networks()
+        await self._create_vms(list(self._vms))
+        phase = await self._apply_partial_failure_policy()
+        await self._set_phase(phase)
+        self._operation = None
+
+    async def _prepare_networks(self) -> None:
+        """Shared vNet/SG/key once per dynamic region; resolve static groups' resources.
+        A group whose network cannot be had gets all its VMs marked Failed."""
+        regions = sorted({(g.provider, g.region) for g in self._groups if not g.is_static})
+        shared = await asyncio.gather(
+            *(self._ensure_shared_network(p, r) for p, r in regions), return_exceptions=True
+        )
+        shared_by_region = dict(zip(regions, shared, strict=True))
+        for group in self._groups:
+            refs: NetworkRefs | BaseException
+            if group.is_static:
+                refs = await self._guarded(self._static_network(group))
+            else:
+                refs = shared_by_region[(group.provider, group.region)]
+            if isinstance(refs, BaseException):
+                message = f"network not available: {failure_message(refs)}"
+                for vm in self._vms.values():
+                    if vm.group == group.name:
+                        self._fail(vm.name, message)
+            else:
+                self._networks[group.name] = refs
+
+    async def _ensure_shared_network(self, provider: str, region: str) -> NetworkRefs:
+        ns, name = self._namespace, shared_resource_name(provider, region)
+        vnet = await run_activity(
+            "ensure_vnet",
+            EnsureVNetInput(namespace=ns, name=name, provider=provider, region=region, shared=True),
+            ResourceRecord,
+            CLOUD,
+        )
+        group = await run_activity(
+            "ensure_security_group",
+            EnsureSecurityGroupInput(
+                namespace=ns, name=name, provider=provider, region=region, vnet=name, shared=True
+            ),
+            ResourceRecord,
+            CLOUD,
+        )
+        key = await run_activity(
+            "ensure_ssh_key",
+            EnsureSshKeyInput(
+                namespace=ns, name=name, provider=provider, region=region, shared=True
+            ),
+            ResourceRecord,
+            CLOUD,
+        )
+        return NetworkRefs(
+            provider=provider,
+            region=region,
+            vnet=name,
+            vnet_csp_id=vnet.csp_id,
+            subnet_csp_id=vnet.details["subnets"][SHARED_SUBNET.name],
+            security_groups=[name],
+            security_group_csp_ids=[group.csp_id],
+            ssh_key=name,
+            key_csp_name=key.csp_id,
+        )
+
+    async def _static_network(self, group: GroupRequest) -> NetworkRefs:
+        return await run_activity(
+            "static_network",
+            StaticNetworkInput(
+                namespace=self._namespace,
+                group=group.name,
+                provider=group.provider,
+                region=group.region,
+                vnet=group.vnet or "",
+                subnet=group.subnet,
+                security_groups=group.security_groups or [],
+                ssh_key=group.ssh_key or "",
+            ),
+            NetworkRefs,
+            CLOUD,
+        )
+
+    async def _create_vms(self, names: list[str]) -> None:
+        """Create VMs concurrently (bounded per cloud and per region), then watch each region
+        until its VMs are Running; any VM that ends otherwise is Failed."""
+        providers = {vm.provider for vm in self._vms.values()}
+        per_provider = {
+            p: asyncio.Semaphore(self._limits.per_provider_concurrency) for p in sorted(providers)
+        }
+
+        async def create_one(name: str, per_region: asyncio.Semaphore) -> None:
+            vm = self._vms[name]
+            network = self._networks.get(vm.group)
+            if network is None or vm.status is VmStatus.FAILED:
+                return
+            async with per_provider[vm.provider], per_region:
+                request = CreateVmInput(
+                    namespace=self._namespace,
+                    mcis=self._name,
+                    uid=self._uid,
+                    vm=vm,
+                    network=network,
+                )
+                try:
+                    self._vms[name] = await run_activity(
+                        "create_vm",
+                        request,
+                        VmRecord,
+                        create_vm_options(self._limits.create_attempts),
+                    )
+                except ActivityError as exc:
+                    self._fail(name, failure_message(exc))
+            self._status_changed()
+
+        async def create_region(key: RegionKey, region_names: list[str]) -> None:
+            per_region = asyncio.Semaphore(self._limits.per_region_concurrency)
+            await asyncio.gather(*(create_one(n, per_region) for n in region_names))
+            await self._observe(key, region_names, TargetAction.CREATE)
+
+        regions = _by_region(self._vms[n] for n in names)
+        await asyncio.gather(*(create_region(k, v) for k, v in regions.items()))
+        for name in names:
+            vm = self._vms[name]
+            if vm.status not in (VmStatus.RUNNING, VmStatus.FAILED):
+                self._fail(name, f"ended {vm.status.value} ({vm.native_status}), not Running")
+        await self._save(self._vms[n] for n in names)
+
+    async def _apply_partial_failure_policy(self) -> McisPhase:
+        if self._policy is PartialFailurePolicy.REFINE:
+            for _ in range(self._limits.refine_rounds):
+                failed = self._failed()
+                if not failed:
+                    break
+                await self._act_on(failed, TargetAction.TERMINATE, wait=False)
+                for name in failed:
+                    self._vms[name] = replacement(self._vms[name], self._uid)
+                self._set_target(TargetAction.CREATE)
+                await self._save(self._vms[n] for n in failed)
+                await self._create_vms(failed)
+        elif self._policy is PartialFailurePolicy.ROLLBACK and self._failed():
+            await self._act_on(list(self._vms), TargetAction.TERMINATE, wait=True)
+            return McisPhase.FAILED
+        return McisPhase.ACTIVE
+
+    # --- actions on VMs -----------------------------------------------------------------------
+
+    async def _act_on(self, names: list[str], action: TargetAction, wait: bool) -> None:
+        """Send `action` to the named VMs (bounded per region), then optionally watch them
+        until they leave their transitional states."""
+        self._set_target(action)
+
+        async def act_one(name: str, per_region: asyncio.Semaphore) -> None:
+            async with per_region:
+                request = VmActionInput(
+                    namespace=self._namespace, mcis=self._name, vm=self._vms[name], action=action
+                )
+                try:
+                    self._vms[name] = await run_activity("vm_action", request, VmRecord, CLOUD)
+                except ActivityError as exc:
+                    self._fail(name, failure_message(exc))
+            self._status_changed()
+
+        async def act_region(key: RegionKey, region_names: list[str]) -> None:
+            per_region = asyncio.Semaphore(self._limits.per_region_concurrency)
+            await asyncio.gather(*(act_one(n, per_region) for n in region_names))
+            if wait:
+                await self._observe(key, region_names, action)
+
+        regions = _by_region(self._vms[n] for n in names if self._vms[n].csp_id)
+        await asyncio.gather(*(act_region(k, v) for k, v in regions.items()))
+
+    async def _observe(self, key: RegionKey, names: list[str], action: TargetAction) -> None:
+        provider, region = key
+        limits = self._limits
+        deadline = workflow.now() + timedelta(seconds=limits.vm_ready_timeout_s)
+        pending = [n for n in names if self._vms[n].csp_id and self._vms[n].status in TRANSITIONAL]
+        while pending:
+            request = ObserveVmsInput(
+                namespace=self._namespace,
+                mcis=self._name,
+                uid=self._uid,
+                provider=provider,
+                region=region,
+                vms=[self._vms[n] for n in pending],
+                action=action,
+                poll_interval_s=limits.poll_interval_s,
+                max_wait_s=limits.observe_max_wait_s,
+            )
+            try:
+                changed = await run_activity(
+                    "observe_vms",
+                    request,
+                    list[VmRecord],
+                    observe_options(limits.observe_max_wait_s),
+                )
+            except ActivityError as exc:
+                for name in pending:
+                    self._fail(name, failure_message(exc))
+                return
+            for vm in changed:
+                self._vms[vm.name] = vm
+            self._status_changed()
+            pending = [n for n in pending if self._vms[n].status in TRANSITIONAL]
+            if pending and workflow.now() >= deadline:
+                target = TARGET_OF_ACTION[action].value
+                for name in pending:
+                    self._fail(name, f"did not reach {target} in {limits.vm_ready_timeout_s:.0f}s")
+                return
+
+    # --- delete -------------------------------------------------------------------------------
+
+    async def _delete(self) -> None:
+        self._operation = "deleting"
+        await self._set_phase(McisPhase.DELETING)
+        live = [n for n, vm in self._vms.items() if vm.status is not VmStatus.TERMINATED]
+        await self._act_on(live, TargetAction.TERMINATE, wait=True)
+        phase_input = McisPhaseInput(
+            namespace=self._namespace, mcis=self._name, phase=McisPhase.DELETED
+        )
+        await run_activity("forget_mcis", phase_input, type(None), STORE)
+        for provider, region in sorted(
+            {(g.provider, g.region) for g in self._groups if not g.is_static}
+        ):
+            ref = SharedNetworkRef(namespace=self._namespace, provider=provider, region=region)
+            await run_activity("release_shared_network", ref, bool, CLOUD)
+        self._phase = McisPhase.DELETED
+        self._operation = None
+        self._status_changed()
+
+    # --- state helpers ------------------------------------------------------------------------
+
+    async def _guarded(self, call: Awaitable[NetworkRefs]) -> NetworkRefs | BaseException:
+        try:
+            return await call
+        except ActivityError as exc:
+            return exc
+
+    async def _save(self, vms: Iterable[VmRecord]) -> None:
+        await run_activity("save_vms", list(vms), type(None), STORE)
+
+    async def _set_phase(self, phase: McisPhase) -> None:
+        self._phase = phase
+        phase_input = McisPhaseInput(namespace=self._namespace, mcis=self._name, phase=phase)
+        await run_activity("set_mcis_phase", phase_input, type(None), STORE)
+        self._status_changed()
+
+    def _set_target(self, action: TargetAction) -> None:
+        self._target_action, self._target_status = action, TARGET_OF_ACTION[action]
+        self._status_changed()
+
+    def _fail(self, name: str, error: str) -> None:
+        self._vms[name] = self._vms[name].model_copy(
+            update={"status": VmStatus.FAILED, "error": error}
+        )
+
+    def _failed(self) -> list[str]:
+        return [n for n, vm in self._vms.items() if vm.status is VmStatus.FAILED]
+
+    def _aggregate(self) -> McisStatus:
+        return aggregate(
+            [(n, vm.status) for n, vm in self._vms.items()],
+            self._target_action,
+            self._target_status,
+        )
+
+    def _status_changed(self) -> None:
+        """Clear the target once reached, and publish the status label as search attribute."""
+        if target_reached((vm.status for vm in self._vms.values()), self._target_status):
+            self._target_action, self._target_status = TargetAction.NONE, TargetStatus.NONE
+        label = "Deleted" if self._phase is McisPhase.DELETED else self._aggregate().label
+        if label != self._label:
+            self._label = label
+            workflow.upsert_search_attributes([MCIS_STATUS.value_set(label)])
+
+    def _snapshot(self) -> McisSnapshot:
+        return McisSnapshot(
+            uid=self._uid,
+            phase=self._phase,
+            vms=list(self._vms.values()),
+            target_action=self._target_action,
+            target_status=self._target_status,
+            networks=self._networks,
+        )
+
+    def _restore(self, snapshot: McisSnapshot) -> None:
+        self._uid = snapshot.uid
+        self._phase = snapshot.phase
+        self._vms = {vm.name: vm for vm in snapshot.vms}
+        self._target_action = snapshot.target_action
+        self._target_status = snapshot.target_status
+        self._networks = dict(snapshot.networks)
+        self._label = self._aggregate().label

@@ -1,0 +1,55 @@
+"""Timeouts and retry policies of the activities workflows run, and the one helper that runs an
+activity by name with them (workflows never import activity code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+T = TypeVar("T")
+
+
+def retry_policy(attempts: int = 0) -> RetryPolicy:
+    """Back off from 0.5 s to 10 s; `attempts=0` retries until it works. Errors marked
+    non-retryable (bad input, quota, in use) end at once either way."""
+    return RetryPolicy(
+        initial_interval=timedelta(milliseconds=500),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=10),
+        maximum_attempts=attempts,
+    )
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    start_to_close: timedelta
+    heartbeat: timedelta | None = None
+    retry: RetryPolicy | None = None
+
+
+STORE = ActivityOptions(timedelta(seconds=30), retry=retry_policy())
+CLOUD = ActivityOptions(timedelta(seconds=150), timedelta(seconds=10), retry_policy())
+
+
+def create_vm_options(attempts: int) -> ActivityOptions:
+    return ActivityOptions(timedelta(seconds=150), timedelta(seconds=10), retry_policy(attempts))
+
+
+def observe_options(max_wait_s: float) -> ActivityOptions:
+    return ActivityOptions(timedelta(seconds=max_wait_s + 60), timedelta(seconds=5), retry_policy())
+
+
+async def run_activity(name: str, arg: Any, result_type: type[T], options: ActivityOptions) -> T:
+    result: T = await workflow.execute_activity(
+        name,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=options.start_to_close,
+        heartbeat_timeout=options.heartbeat,
+        retry_policy=options.retry,
+    )
+    return result

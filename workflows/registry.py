@@ -1,0 +1,19 @@
+"""The workflows a worker runs, and the sandbox settings that keep them cheap to start
+(pydantic and the pure models are passed through instead of re-imported per run)."""
+
+from __future__ import annotations
+
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from workflows.mcir import ResourceWorkflow
+from workflows.mcis import McisWorkflow
+
+ALL_WORKFLOWS: list[type] = [McisWorkflow, ResourceWorkflow]
+
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
