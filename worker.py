@@ -1,0 +1,74 @@
+"""The mcis worker: runs every workflow and activity on the task queue, with all settings from
+the environment (settings.py). Shuts down gracefully on SIGTERM/SIGINT so no activity is lost
+and no sticky queue stalls; writes MCIS_HOME/run/worker.ready while it polls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import timedelta
+
+from drivers.localcloud import local_drivers
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.deps import ActivityDeps
+from activities.registry import all_activities
+from settings import Settings, load_settings
+from store.repository import Store
+from workflows.registry import ALL_WORKFLOWS, workflow_runner
+
+log = logging.getLogger("mcis.worker")
+
+
+def build_worker(client: Client, settings: Settings, deps: ActivityDeps) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=all_activities(deps),
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def serve(settings: Settings) -> None:
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+    drivers = local_drivers(settings.localcloud_url)
+    deps = ActivityDeps(drivers=drivers, store=Store.from_settings(settings))
+    ready_file = settings.run_dir / "worker.ready"
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with build_worker(client, settings, deps):
+            settings.run_dir.mkdir(parents=True, exist_ok=True)
+            ready_file.write_text(str(os.getpid()))
+            log.info(
+                "worker polling task queue %s at %s", settings.task_queue, settings.temporal_address
+            )
+            await stop.wait()
+            log.info("worker shutting down")
+    finally:
+        ready_file.unlink(missing_ok=True)
+        for driver in drivers.values():
+            await driver.aclose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(load_settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The `mcis` command line: starts workflows, reads their status, manages the embedded stack."""

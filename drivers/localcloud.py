@@ -1,0 +1,254 @@
+"""Driver for the embedded local cloud (`python -m localcloud`): one `LocalCloudDriver` per
+flavor, all speaking HTTP to the same service. Also the HTTP plumbing the admin client shares:
+one place that turns failed calls into drivers.errors. The driver never retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from drivers.errors import (
+    CloudError,
+    CloudUnreachableError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaExceededError,
+    ThrottledError,
+    TransientCloudError,
+)
+from localcloud.flavors import FLAVORS
+from models.catalog import Image, Region, Spec
+from models.cloud import (
+    CloudKeyPair,
+    CloudSecurityGroup,
+    CloudVm,
+    CloudVNet,
+    FirewallRule,
+    SubnetSpec,
+    VmCreateRequest,
+)
+
+TIMEOUT_S = 10.0
+DEFAULT_RETRY_AFTER_S = 1.0
+
+
+def error_from_response(response: httpx.Response) -> CloudError:
+    """The drivers.errors exception for a failed answer of the local cloud."""
+    status = response.status_code
+    try:
+        error = response.json()["error"]
+        code, message = str(error["code"]), str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        code, message = f"HTTP{status}", response.text[:200] or response.reason_phrase
+    if status == 429:
+        retry_after = float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S))
+        return ThrottledError(message, retry_after, code)
+    if status >= 500:
+        return TransientCloudError(message, code)
+    if status == 404:
+        return NotFoundError(message, code)
+    if status == 409 and code == "QuotaExceeded":
+        return QuotaExceededError(message, code)
+    if status == 409 and code != "IncorrectState":
+        return ConflictError(message, code)
+    return InvalidRequestError(message, code)
+
+
+class LocalCloudHttp:
+    """JSON over HTTP to the local cloud, failures raised as drivers.errors."""
+
+    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=TIMEOUT_S)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: tuple[tuple[str, str], ...] = (),
+        missing_ok: bool = False,
+    ) -> Any:
+        """The decoded JSON answer (None for an empty one, or a 404 when `missing_ok`)."""
+        url = self.base_url + path
+        try:
+            response = await self.client.request(method, url, json=body, params=params)
+        except (httpx.ConnectError, httpx.TimeoutException) as exc:
+            raise CloudUnreachableError(
+                f"local cloud at {url} did not answer: {type(exc).__name__} {exc}".strip(),
+                "Unreachable",
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientCloudError(
+                f"connection to local cloud at {url} broke: {type(exc).__name__} {exc}".strip(),
+                "ConnectionLost",
+            ) from exc
+        if missing_ok and response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise error_from_response(response)
+        return response.json() if response.content else None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def tag_params(tags: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple((f"tag:{key}", value) for key, value in (tags or {}).items())
+
+
+def cloud_vm(data: dict[str, Any]) -> CloudVm:
+    return CloudVm(csp_id=data["id"], **{k: v for k, v in data.items() if k != "id"})
+
+
+class LocalCloudDriver:
+    """The CloudDriver of one local cloud flavor (provider = flavor name)."""
+
+    def __init__(
+        self, provider: str, base_url: str, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.provider = provider
+        self._http = LocalCloudHttp(base_url, client)
+
+    def _at(self, region: str, *parts: str) -> str:
+        path = "/".join(quote(part, safe="") for part in (region, *parts))
+        return f"/v1/{self.provider}/regions/{path}"
+
+    async def _catalog(self, kind: str, region: str | None) -> list[dict[str, Any]]:
+        params = () if region is None else (("region", region),)
+        items: list[dict[str, Any]] = await self._http.call(
+            "GET", f"/v1/{self.provider}/{kind}", params=params
+        )
+        return items
+
+    async def regions(self) -> list[Region]:
+        return [Region(**r) for r in await self._catalog("regions", None)]
+
+    async def specs(self, region: str | None = None) -> list[Spec]:
+        return [Spec(**s) for s in await self._catalog("specs", region)]
+
+    async def images(self, region: str | None = None) -> list[Image]:
+        return [Image(**i) for i in await self._catalog("images", region)]
+
+    async def ensure_vnet(
+        self,
+        region: str,
+        name: str,
+        cidr: str,
+        subnets: Sequence[SubnetSpec],
+        tags: dict[str, str],
+    ) -> CloudVNet:
+        body = {
+            "name": name,
+            "cidr": cidr,
+            "subnets": [s.model_dump() for s in subnets],
+            "tags": tags,
+        }
+        vnet = await self._http.call("POST", self._at(region, "vnets"), body=body)
+        return CloudVNet(
+            csp_id=vnet["id"],
+            name=vnet["name"],
+            provider=self.provider,
+            region=region,
+            cidr=vnet["cidr"],
+            subnets={s["name"]: s["id"] for s in vnet["subnets"]},
+            tags=vnet["tags"],
+        )
+
+    async def delete_vnet(self, region: str, csp_id: str) -> None:
+        await self._http.call("DELETE", self._at(region, "vnets", csp_id), missing_ok=True)
+
+    async def ensure_security_group(
+        self,
+        region: str,
+        name: str,
+        vnet_csp_id: str,
+        rules: Sequence[FirewallRule],
+        tags: dict[str, str],
+    ) -> CloudSecurityGroup:
+        body = {
+            "name": name,
+            "vnet_id": vnet_csp_id,
+            "rules": [r.model_dump() for r in rules],
+            "tags": tags,
+        }
+        group = await self._http.call("POST", self._at(region, "security-groups"), body=body)
+        return CloudSecurityGroup(
+            csp_id=group["id"],
+            name=group["name"],
+            provider=self.provider,
+            region=region,
+            vnet_csp_id=group["vnet_id"],
+            rules=[FirewallRule(**r) for r in group["rules"]],
+            tags=group["tags"],
+        )
+
+    async def delete_security_group(self, region: str, csp_id: str) -> None:
+        path = self._at(region, "security-groups", csp_id)
+        await self._http.call("DELETE", path, missing_ok=True)
+
+    async def import_key_pair(
+        self, region: str, name: str, public_key: str, tags: dict[str, str]
+    ) -> CloudKeyPair:
+        body = {"name": name, "public_key": public_key, "tags": tags}
+        key = await self._http.call("POST", self._at(region, "keypairs"), body=body)
+        return CloudKeyPair(
+            name=key["name"], provider=self.provider, region=region, fingerprint=key["fingerprint"]
+        )
+
+    async def delete_key_pair(self, region: str, name: str) -> None:
+        await self._http.call("DELETE", self._at(region, "keypairs", name), missing_ok=True)
+
+    async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
+        body = {
+            "name": request.name,
+            "spec": request.spec,
+            "image": request.image,
+            "vnet_id": request.vnet_csp_id,
+            "subnet_id": request.subnet_csp_id,
+            "security_group_ids": request.security_group_csp_ids,
+            "key_name": request.key_name,
+            "client_token": request.client_token,
+            "tags": request.tags,
+        }
+        return cloud_vm(await self._http.call("POST", self._at(region, "vms"), body=body))
+
+    async def get_vm(self, region: str, csp_id: str) -> CloudVm | None:
+        vm = await self._http.call("GET", self._at(region, "vms", csp_id), missing_ok=True)
+        return None if vm is None else cloud_vm(vm)
+
+    async def list_vms(self, region: str, tags: dict[str, str] | None = None) -> list[CloudVm]:
+        path = self._at(region, "vms")
+        return [cloud_vm(vm) for vm in await self._http.call("GET", path, params=tag_params(tags))]
+
+    async def _act(self, region: str, csp_id: str, action: str) -> CloudVm:
+        return cloud_vm(await self._http.call("POST", self._at(region, "vms", csp_id, action)))
+
+    async def suspend_vm(self, region: str, csp_id: str) -> CloudVm:
+        return await self._act(region, csp_id, "suspend")
+
+    async def resume_vm(self, region: str, csp_id: str) -> CloudVm:
+        return await self._act(region, csp_id, "resume")
+
+    async def reboot_vm(self, region: str, csp_id: str) -> CloudVm:
+        return await self._act(region, csp_id, "reboot")
+
+    async def terminate_vm(self, region: str, csp_id: str) -> None:
+        path = self._at(region, "vms", csp_id, "terminate")
+        await self._http.call("POST", path, missing_ok=True)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (shared by all drivers from `local_drivers`: closes them all)."""
+        await self._http.aclose()
+
+
+def local_drivers(base_url: str) -> dict[str, LocalCloudDriver]:
+    """A driver per local cloud flavor, all sharing one HTTP client."""
+    client = httpx.AsyncClient(timeout=TIMEOUT_S)
+    return {name: LocalCloudDriver(name, base_url, client) for name in FLAVORS}

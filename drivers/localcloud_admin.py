@@ -1,0 +1,88 @@
+"""Admin client of the local cloud (not a cloud driver): health, every VM over all flavors,
+fault injection, timing overrides, statistics and reset. Used by tests, demos and benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from drivers.localcloud import LocalCloudHttp, cloud_vm, tag_params
+from models.cloud import CloudVm
+
+
+class LocalCloudAdmin:
+    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None) -> None:
+        self._http = LocalCloudHttp(base_url, client)
+
+    async def health(self) -> dict[str, Any]:
+        """`{"ok": true, "backend": ..., "flavors": [...]}`; CloudUnreachableError if down."""
+        health: dict[str, Any] = await self._http.call("GET", "/healthz")
+        return health
+
+    async def vms(self, tags: dict[str, str] | None = None) -> list[CloudVm]:
+        """Every listable VM of every flavor and region carrying all `tags`."""
+        found = await self._http.call("GET", "/admin/vms", params=tag_params(tags))
+        return [cloud_vm(vm) for vm in found]
+
+    async def set_faults(
+        self,
+        flavor: str,
+        region: str = "*",
+        *,
+        api_error_rate: float = 0.0,
+        boot_failure_rate: float = 0.0,
+        quota: int | None = None,
+        throttle_rate: float = 0.0,
+        retry_after_s: float = 1.0,
+    ) -> None:
+        """Replace the fault setting of `flavor` in `region` ("*": all regions, or flavors)."""
+        body = {
+            "flavor": flavor,
+            "region": region,
+            "api_error_rate": api_error_rate,
+            "boot_failure_rate": boot_failure_rate,
+            "quota": quota,
+            "throttle_rate": throttle_rate,
+            "retry_after_s": retry_after_s,
+        }
+        await self._http.call("PUT", "/admin/faults", body=body)
+
+    async def clear_faults(self) -> None:
+        await self._http.call("DELETE", "/admin/faults")
+
+    async def set_timings(
+        self,
+        flavor: str = "*",
+        *,
+        boot_s: float | None = None,
+        stop_s: float | None = None,
+        start_s: float | None = None,
+        reboot_s: float | None = None,
+        terminate_s: float | None = None,
+    ) -> None:
+        """Override phase durations with absolute seconds (None keeps the current value)."""
+        body = {
+            "flavor": flavor,
+            "boot_s": boot_s,
+            "stop_s": stop_s,
+            "start_s": start_s,
+            "reboot_s": reboot_s,
+            "terminate_s": terminate_s,
+        }
+        await self._http.call("PUT", "/admin/timings", body=body)
+
+    async def clear_timings(self) -> None:
+        await self._http.call("DELETE", "/admin/timings")
+
+    async def stats(self) -> dict[str, Any]:
+        """VM counts by flavor, region and phase; vnets, security groups, key pairs; requests."""
+        stats: dict[str, Any] = await self._http.call("GET", "/admin/stats")
+        return stats
+
+    async def reset(self) -> None:
+        """Forget every resource, VM, fault and timing override."""
+        await self._http.call("POST", "/admin/reset")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

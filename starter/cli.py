@@ -1,0 +1,182 @@
+"""The `mcis` command: argument parsing and dispatch. Every failure the user can cause or meet
+ends as one line on stderr and a non-zero exit code (2 bad input, 1 a failed operation)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from pydantic import ValidationError
+
+from starter import (
+    catalog_commands,
+    localcloud_commands,
+    mcis_commands,
+    namespace_commands,
+    resource_commands,
+    stack_commands,
+)
+from starter.context import Context
+from starter.errors import BAD_INPUT, FAILED, CliError, validation_message
+from starter.requests import POLICIES
+
+Handler = Callable[[Context, argparse.Namespace], Awaitable[int]]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message}")
+
+
+def _command(
+    sub: argparse._SubParsersAction[_Parser], name: str, handler: Handler, help_text: str
+) -> _Parser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _groups(parser: _Parser, title: str) -> argparse._SubParsersAction[_Parser]:
+    return parser.add_subparsers(title=title, required=True, parser_class=_Parser)
+
+
+def build_parser() -> _Parser:
+    root = _Parser(prog="mcis", description="Multi-cloud infrastructure (MCIS) on Temporal")
+    top = _groups(root, "commands")
+
+    stack = _groups(top.add_parser("stack", help="the embedded stack"), "stack commands")
+    _command(stack, "up", stack_commands.up, "start Temporal, the local cloud and a worker")
+    _command(stack, "down", stack_commands.down, "stop the embedded stack")
+    _command(stack, "status", stack_commands.status, "show what runs")
+
+    catalog = _groups(top.add_parser("catalog", help="specs and images"), "catalog commands")
+    specs = _command(catalog, "specs", catalog_commands.specs, "list specs, cheapest first")
+    images = _command(catalog, "images", catalog_commands.images, "list images")
+    for parser in (specs, images):
+        parser.add_argument("--provider")
+        parser.add_argument("--region")
+    specs.add_argument("--min-vcpus", type=int)
+    specs.add_argument("--max-vcpus", type=int)
+    specs.add_argument("--min-memory", type=float, help="GiB")
+    specs.add_argument("--max-memory", type=float, help="GiB")
+    specs.add_argument("--max-price", type=float, help="USD per hour")
+
+    ns = _groups(top.add_parser("ns", help="namespaces"), "namespace commands")
+    ns_create = _command(ns, "create", namespace_commands.create, "create a namespace")
+    ns_create.add_argument("name")
+    ns_create.add_argument("--description", default="")
+    _command(ns, "list", namespace_commands.list_namespaces, "list namespaces")
+    _command(ns, "delete", namespace_commands.delete, "delete an empty namespace").add_argument(
+        "name"
+    )
+
+    resource = _groups(
+        top.add_parser("resource", help="MCIR: vNets, security groups, SSH keys"),
+        "resource commands",
+    )
+    res_create = _command(resource, "create", resource_commands.create, "create a resource")
+    res_create.add_argument("kind", choices=sorted(resource_commands.KINDS))
+    res_create.add_argument("namespace")
+    res_create.add_argument("name")
+    res_create.add_argument("--provider", required=True)
+    res_create.add_argument("--region", required=True)
+    res_create.add_argument("--cidr", help="vnet: address range")
+    res_create.add_argument("--subnet", action="append", default=[], help="vnet: NAME=CIDR")
+    res_create.add_argument("--vnet", help="security-group: its vnet")
+    res_create.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        help="security-group: tcp:22, tcp:80-90@10.0.0.0/8, icmp",
+    )
+    res_list = _command(resource, "list", resource_commands.list_resources, "list resources")
+    res_list.add_argument("namespace")
+    res_list.add_argument("--kind", choices=sorted(resource_commands.KINDS))
+    res_delete = _command(resource, "delete", resource_commands.delete, "delete a resource")
+    res_delete.add_argument("kind", choices=sorted(resource_commands.KINDS))
+    res_delete.add_argument("namespace")
+    res_delete.add_argument("name")
+
+    create = _command(top, "create", mcis_commands.create, "create an MCIS")
+    create.add_argument("namespace")
+    create.add_argument("name", nargs="?")
+    create.add_argument("-f", "--file", help="request file (YAML or JSON)")
+    create.add_argument("--group", action="append", help="SPEC_ID,IMAGE_ID,COUNT (repeatable)")
+    create.add_argument("--description", default="")
+    create.add_argument("--on-partial-failure", dest="policy", choices=POLICIES, default="continue")
+    create.add_argument("--no-wait", action="store_true", help="return once started")
+
+    for name, handler, text in (
+        ("status", mcis_commands.status, "show an MCIS and its VMs"),
+        ("delete", mcis_commands.delete, "terminate every VM and delete the MCIS"),
+    ):
+        parser = _command(top, name, handler, text)
+        parser.add_argument("namespace")
+        parser.add_argument("name")
+        if name == "delete":
+            parser.add_argument(
+                "--force",
+                action="store_true",
+                help="queue the deletion even while another action runs",
+            )
+    _command(top, "list", mcis_commands.list_mcis, "list the MCIS of a namespace").add_argument(
+        "namespace"
+    )
+
+    lc = _groups(
+        top.add_parser("localcloud", help="inspect and steer the local cloud"),
+        "local cloud commands",
+    )
+    lc_vms = _command(lc, "vms", localcloud_commands.vms, "what the local cloud really holds")
+    lc_vms.add_argument("--tag", action="append", default=[], help="KEY=VALUE filter")
+    fault = _command(lc, "fault", localcloud_commands.fault, "inject faults (or --clear)")
+    fault.add_argument("--provider", default="*")
+    fault.add_argument("--region", default="*")
+    fault.add_argument("--api-error-rate", type=float, default=0.0)
+    fault.add_argument("--boot-failure-rate", type=float, default=0.0)
+    fault.add_argument("--throttle-rate", type=float, default=0.0)
+    fault.add_argument("--retry-after", type=float, default=1.0)
+    fault.add_argument("--quota", type=int)
+    fault.add_argument("--clear", action="store_true")
+    timing = _command(
+        lc, "timing", localcloud_commands.timing, "set lifecycle durations in seconds (or --clear)"
+    )
+    timing.add_argument("--provider", default="*")
+    for field in ("boot", "stop", "start", "reboot", "terminate"):
+        timing.add_argument(f"--{field}", type=float)
+    timing.add_argument("--clear", action="store_true")
+    return root
+
+
+async def run(argv: Sequence[str]) -> int:
+    ctx = Context()
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Handler = args.handler
+        return await handler(ctx, args)
+    finally:
+        await ctx.aclose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `mcis` console script."""
+    try:
+        code = asyncio.run(run(sys.argv[1:] if argv is None else argv))
+    except CliError as exc:
+        sys.stderr.write(f"mcis: {exc.message}\n")
+        code = exc.exit_code
+    except ValidationError as exc:
+        sys.stderr.write(f"mcis: {validation_message(exc, 'input')}\n")
+        code = BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("mcis: interrupted (the workflow goes on; see `mcis status`)\n")
+        code = FAILED
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # avoids the SDK's rare crash at interpreter exit (sdk-python issue 300)

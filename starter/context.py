@@ -1,0 +1,61 @@
+"""What commands need, made on first use: settings, the store, the Temporal client, the local
+cloud's drivers. Unreachable services become one clear line naming the address."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from drivers.base import CloudDriver
+from drivers.localcloud import local_drivers
+from drivers.localcloud_admin import LocalCloudAdmin
+from settings import Settings, load_settings
+from starter.errors import FAILED, CliError
+from store.repository import Store
+
+
+class Context:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._client: Client | None = None
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.from_settings(self.settings)
+
+    @cached_property
+    def drivers(self) -> dict[str, CloudDriver]:
+        return dict(local_drivers(self.settings.localcloud_url))
+
+    @cached_property
+    def admin(self) -> LocalCloudAdmin:
+        return LocalCloudAdmin(self.settings.localcloud_url)
+
+    def driver(self, provider: str) -> CloudDriver:
+        if provider not in self.drivers:
+            known = ", ".join(sorted(self.drivers))
+            raise CliError(f"unknown cloud {provider!r} (known: {known})")
+        return self.drivers[provider]
+
+    async def client(self) -> Client:
+        if self._client is None:
+            address = self.settings.temporal_address
+            try:
+                self._client = await Client.connect(
+                    address,
+                    namespace=self.settings.temporal_namespace,
+                    data_converter=pydantic_data_converter,
+                )
+            except RuntimeError:
+                raise CliError(
+                    f"cannot reach Temporal at {address}: is it running? (`mcis stack up`)",
+                    FAILED,
+                ) from None
+        return self._client
+
+    async def aclose(self) -> None:
+        if "drivers" in self.__dict__:
+            for driver in self.drivers.values():
+                await driver.aclose()

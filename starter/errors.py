@@ -1,0 +1,23 @@
+"""The one error type the CLI shows: a single clear line and an exit code, never a trace."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+BAD_INPUT = 2
+FAILED = 1
+
+
+class CliError(Exception):
+    def __init__(self, message: str, exit_code: int = BAD_INPUT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def validation_message(exc: ValidationError, what: str) -> str:
+    """The first problem pydantic found, as one line: `groups.0.count: must be >= 1`."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"invalid {what}: {where + ': ' if where else ''}{message}"

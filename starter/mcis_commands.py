@@ -1,0 +1,177 @@
+"""`mcis create|status|list|delete`: MCIS creation and deletion through the MCIS workflow."""
+
+from __future__ import annotations
+
+import argparse
+
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.mcis import McisView
+from models.naming import InvalidNameError, check_name, mcis_workflow_id
+from models.operations import McisWorkflowInput
+from models.status import aggregate
+from starter.context import Context
+from starter.errors import FAILED, CliError
+from starter.output import print_json, print_table, progress
+from starter.requests import check_request, load_request_file, request_from_groups
+from starter.watch import query_status, watch
+from workflows.failures import failure_message
+from workflows.mcis import McisWorkflow
+from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
+
+
+def checked_name(value: str, what: str) -> str:
+    try:
+        return check_name(value, what)
+    except InvalidNameError as exc:
+        raise CliError(str(exc)) from None
+
+
+async def running_handle(
+    ctx: Context, namespace: str, name: str
+) -> WorkflowHandle[McisWorkflow, McisView]:
+    """The workflow of a live MCIS, or a clear 'not found'."""
+    client = await ctx.client()
+    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        description = None
+    if description is None or description.status != WorkflowExecutionStatus.RUNNING:
+        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
+    return handle
+
+
+def show(view: McisView, as_json: bool) -> None:
+    if as_json:
+        print_json(view)
+        return
+    print(f"MCIS {view.namespace}/{view.name}  {view.display}  phase: {view.phase}")
+    if view.target_action != "None":
+        print(f"target: {view.target_action} -> {view.target_status}")
+    rows = [
+        (
+            vm.id,
+            vm.group,
+            vm.status.value,
+            vm.native_status or "-",
+            vm.provider,
+            vm.region,
+            vm.public_ip or "-",
+            vm.error or "",
+        )
+        for vm in view.vms
+    ]
+    print_table(["VM", "GROUP", "STATUS", "NATIVE", "CLOUD", "REGION", "IP", "ERROR"], rows)
+
+
+async def create(ctx: Context, args: argparse.Namespace) -> int:
+    namespace = checked_name(args.namespace, "namespace")
+    if args.file:
+        if args.name or args.group:
+            raise CliError("give either -f FILE or NAME --group ..., not both")
+        request = load_request_file(args.file)
+    else:
+        if not args.name:
+            raise CliError("give the MCIS name (or -f FILE)")
+        request = request_from_groups(
+            checked_name(args.name, "MCIS name"), args.group or [], args.description, args.policy
+        )
+    await check_request(ctx, namespace, request)
+    client = await ctx.client()
+    try:
+        handle = await client.start_workflow(
+            McisWorkflow.run,
+            McisWorkflowInput(namespace=namespace, request=request),
+            id=mcis_workflow_id(namespace, request.name),
+            task_queue=ctx.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(MCIS_NAMESPACE, namespace),
+                    SearchAttributePair(MCIS_NAME, request.name),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise CliError(f"MCIS {request.name!r} already exists in namespace {namespace!r}") from None
+    total = sum(g.count for g in request.groups)
+    if args.no_wait:
+        if args.json:
+            print_json({"workflow_id": handle.id, "run_id": handle.result_run_id})
+        else:
+            print(f"creating MCIS {namespace}/{request.name} ({total} VMs): {handle.id}")
+        return 0
+    if not args.json:
+        progress(f"creating MCIS {namespace}/{request.name}: {total} VMs, workflow {handle.id}")
+    view = await watch(handle, lambda v: v.phase != "creating", quiet=args.json)
+    show(view, args.json)
+    return 0 if view.phase == "active" and not view.failed_vms else FAILED
+
+
+async def status(ctx: Context, args: argparse.Namespace) -> int:
+    handle = await running_handle(ctx, args.namespace, args.name)
+    view = await query_status(handle)
+    if view is None:
+        raise CliError(f"no worker answered for MCIS {args.name!r}: is the stack up?", FAILED)
+    show(view, args.json)
+    return 0
+
+
+async def list_mcis(ctx: Context, args: argparse.Namespace) -> int:
+    namespace = checked_name(args.namespace, "namespace")
+    if ctx.store.get_namespace(namespace) is None:
+        raise CliError(f"namespace {namespace!r} does not exist")
+    items = []
+    for record in ctx.store.list_mcis(namespace):
+        vms = ctx.store.list_vms(namespace, record.name)
+        summary = aggregate([(vm.name, vm.status) for vm in vms])
+        items.append(
+            {
+                "name": record.name,
+                "phase": record.phase.value,
+                "status": summary.label,
+                "total": summary.total,
+                "counts": {k.value: v for k, v in summary.counts.items()},
+                "description": record.description,
+            }
+        )
+    if args.json:
+        print_json(items)
+    else:
+        print_table(
+            ["NAME", "PHASE", "STATUS", "VMS", "DESCRIPTION"],
+            [(i["name"], i["phase"], i["status"], i["total"], i["description"]) for i in items],
+        )
+    return 0
+
+
+async def delete(ctx: Context, args: argparse.Namespace) -> int:
+    handle = await running_handle(ctx, args.namespace, args.name)
+    try:
+        await handle.execute_update(McisWorkflow.delete, args.force)
+    except WorkflowUpdateFailedError as exc:
+        raise CliError(failure_message(exc)) from None
+    if not args.json:
+        progress(f"deleting MCIS {args.namespace}/{args.name}")
+    view = await watch(handle, lambda v: False, quiet=args.json)
+    if args.json:
+        print_json(view)
+    else:
+        print(f"deleted MCIS {args.namespace}/{args.name}: {view.total} VMs terminated")
+    return 0

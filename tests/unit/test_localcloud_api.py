@@ -1,0 +1,378 @@
+"""The local cloud as a real process (time scale 0.01), driven through LocalCloudDriver:
+idempotent creates (also when answers get lost), lifecycle per flavor, faults, quota,
+persistence across a restart, and resources that refuse deletion while in use."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from drivers.base import CloudDriver
+from drivers.errors import (
+    CloudUnreachableError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    QuotaExceededError,
+    ThrottledError,
+    TransientCloudError,
+)
+from drivers.localcloud import LocalCloudDriver, local_drivers
+from drivers.localcloud_admin import LocalCloudAdmin
+from drivers.status_map import to_canonical
+from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmCreateRequest
+from models.status import TargetAction, VmStatus
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+Drivers = dict[str, LocalCloudDriver]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LocalCloudProcess:
+    """`python -m localcloud` on a free port over one database file."""
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        port = self.url.rsplit(":", 1)[1]
+        args = ["--port", port, "--db", str(self.db), "--time-scale", "0.01", "--seed", "7"]
+        self._proc = subprocess.Popen([sys.executable, "-m", "localcloud", *args], cwd=REPO)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"local cloud exited with {self._proc.returncode}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).json()["ok"]:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"local cloud at {self.url} did not become healthy")
+
+    def kill(self) -> None:
+        """Stop without a chance to clean up, as a crash would."""
+        assert self._proc is not None
+        self._proc.kill()
+        self._proc.wait()
+
+    def stop(self) -> None:
+        assert self._proc is not None
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    process = LocalCloudProcess(tmp_path_factory.mktemp("localcloud") / "cloud.db")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+async def drivers(cloud: LocalCloudProcess) -> AsyncIterator[Drivers]:
+    found = local_drivers(cloud.url)
+    yield found
+    await found["aws"].aclose()
+
+
+@pytest.fixture
+async def admin(cloud: LocalCloudProcess) -> AsyncIterator[LocalCloudAdmin]:
+    client = LocalCloudAdmin(cloud.url)
+    yield client
+    await client.clear_faults()
+    await client.clear_timings()
+    await client.aclose()
+
+
+PUBLIC_KEY = (
+    Ed25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    .decode()
+)
+
+
+class Site:
+    """A region with a vNet, security group and key pair, ready to create VMs in."""
+
+    def __init__(self, driver: CloudDriver, region: str) -> None:
+        self.driver, self.region = driver, region
+        self.tag = uuid.uuid4().hex[:8]  # tags every VM this site makes
+
+    async def prepare(self, name: str = "test") -> Site:
+        vnet = await self.driver.ensure_vnet(
+            self.region, name, "10.0.0.0/16", [SubnetSpec(name="main", cidr="10.0.1.0/24")], {}
+        )
+        group = await self.driver.ensure_security_group(
+            self.region, name, vnet.csp_id, DEFAULT_RULES, {}
+        )
+        await self.driver.import_key_pair(self.region, name, PUBLIC_KEY, {})
+        self.vnet_id, self.subnet_id, self.group_id, self.key = (
+            vnet.csp_id,
+            vnet.subnets["main"],
+            group.csp_id,
+            name,
+        )
+        return self
+
+    def request(self, token: str | None = None, spec: str | None = None) -> VmCreateRequest:
+        specs = {"aws": "t3.micro", "gcp": "e2-small", "azure": "Standard_B1s"}
+        specs |= {"alibaba": "ecs.g6.large", "openstack": "m1.small", "cloudit": "small-2"}
+        images = {"aws": "debian-12-amd64", "gcp": "debian-12", "azure": "Debian12"}
+        images |= {"alibaba": "debian_12_5_x64_20G_alibase_20240220.vhd"}
+        images |= {"openstack": "debian-12", "cloudit": "DEBIAN-12"}
+        return VmCreateRequest(
+            name=f"vm-{self.tag}",
+            spec=spec or specs[self.driver.provider],
+            image=images[self.driver.provider],
+            vnet_csp_id=self.vnet_id,
+            subnet_csp_id=self.subnet_id,
+            security_group_csp_ids=[self.group_id],
+            key_name=self.key,
+            client_token=token or uuid.uuid4().hex,
+            tags={"test": self.tag},
+        )
+
+    async def create(self, token: str | None = None) -> CloudVm:
+        return await self.driver.create_vm(self.region, self.request(token))
+
+    async def wait(self, vm_id: str, status: VmStatus, action: TargetAction) -> CloudVm | None:
+        """Poll the VM until its canonical status (during `action`) is `status`."""
+        deadline = time.monotonic() + 5
+        while True:
+            vm = await self.driver.get_vm(self.region, vm_id)
+            if vm is None:
+                seen = to_canonical(self.driver.provider, None, action)
+            else:
+                seen = to_canonical(vm.provider, vm.native_status, action, vm.failure_reason)
+            if seen is status:
+                return vm
+            assert time.monotonic() < deadline, f"{vm_id} still {seen} ({vm}), wanted {status}"
+            await asyncio.sleep(0.05)
+
+
+async def site(drivers: Drivers, provider: str, region: str) -> Site:
+    return await Site(drivers[provider], region).prepare()
+
+
+async def until_success(call: Callable[[], Awaitable[T]]) -> T:
+    """What a caller of the driver does: retry while the error says a retry can help."""
+    while True:
+        try:
+            return await call()
+        except TransientCloudError:
+            await asyncio.sleep(0.01)
+
+
+def test_driver_implements_the_protocol() -> None:
+    driver: CloudDriver = LocalCloudDriver("aws", "http://127.0.0.1:1")
+    assert driver.provider == "aws"
+
+
+async def test_catalog_lists_regions_specs_and_images(drivers: Drivers) -> None:
+    gcp = drivers["gcp"]
+    assert "asia-northeast3" in {r.name for r in await gcp.regions()}
+    specs = await gcp.specs("asia-northeast3")
+    assert {s.region for s in specs} == {"asia-northeast3"}
+    assert "gcp+asia-northeast3+e2-standard-2" in {s.id for s in specs}
+    assert "debian-12" in {i.name for i in await gcp.images("asia-northeast3")}
+    with pytest.raises(NotFoundError, match="mars"):
+        await gcp.specs("mars")
+
+
+async def test_create_is_idempotent_by_client_token(drivers: Drivers) -> None:
+    here = await site(drivers, "aws", "us-east-1")
+    first = await here.create("token-once")
+    again = await here.create("token-once")
+    assert again.csp_id == first.csp_id
+    with pytest.raises(ConflictError, match="other parameters"):
+        await here.driver.create_vm(here.region, here.request("token-once", spec="t3.large"))
+    assert [vm.csp_id for vm in await here.driver.list_vms(here.region, {"test": here.tag})] == [
+        first.csp_id
+    ]
+
+
+async def test_retried_creates_make_one_vm_per_token_when_answers_get_lost(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "openstack", "RegionOne")
+    await admin.set_faults("openstack", "RegionOne", api_error_rate=0.5)
+    tokens = [f"faulty-{here.tag}-{i}" for i in range(20)]
+    made = [await until_success(partial(here.create, t)) for t in tokens]
+    await admin.clear_faults()
+    listed = await admin.vms({"test": here.tag})
+    assert sorted(vm.client_token for vm in listed) == sorted(tokens)
+    assert {vm.csp_id for vm in listed} == {vm.csp_id for vm in made}
+    assert (await admin.stats())["requests"]["lost_responses"] > 0
+
+
+async def test_vm_boots_runs_suspends_and_resumes(drivers: Drivers) -> None:
+    here = await site(drivers, "aws", "ap-northeast-2")
+    vm = await here.create()
+    assert vm.native_status == "pending"
+    assert vm.public_ip and vm.public_ip.startswith("10.250.")
+    assert vm.private_ip and vm.private_ip.startswith("10.0.1.")
+    await here.wait(vm.csp_id, VmStatus.RUNNING, TargetAction.CREATE)
+    suspending = await here.driver.suspend_vm(here.region, vm.csp_id)
+    assert suspending.native_status == "stopping"
+    stopped = await here.wait(vm.csp_id, VmStatus.SUSPENDED, TargetAction.SUSPEND)
+    assert stopped and stopped.native_status == "stopped"
+    with pytest.raises(InvalidRequestError, match="suspended"):
+        await here.driver.reboot_vm(here.region, vm.csp_id)
+    assert (await here.driver.resume_vm(here.region, vm.csp_id)).native_status == "pending"
+    await here.wait(vm.csp_id, VmStatus.RUNNING, TargetAction.RESUME)
+
+
+async def test_gcp_reports_a_suspended_vm_as_terminated(drivers: Drivers) -> None:
+    here = await site(drivers, "gcp", "europe-west1")
+    vm = await here.create()
+    await here.wait(vm.csp_id, VmStatus.RUNNING, TargetAction.CREATE)
+    await here.driver.suspend_vm(here.region, vm.csp_id)
+    stopped = await here.wait(vm.csp_id, VmStatus.SUSPENDED, TargetAction.NONE)
+    assert stopped and stopped.native_status == "TERMINATED"
+
+
+async def test_quota_counts_live_vms_of_the_region(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "azure", "westeurope")
+    await admin.set_faults("azure", "westeurope", quota=1)
+    first = await here.create("quota-1")
+    with pytest.raises(QuotaExceededError, match="quota of 1"):
+        await here.create("quota-2")
+    assert (await here.create("quota-1")).csp_id == first.csp_id  # a retry is not a new VM
+
+
+async def test_throttled_calls_say_when_to_retry(drivers: Drivers, admin: LocalCloudAdmin) -> None:
+    await admin.set_faults("azure", throttle_rate=1.0, retry_after_s=0.25)
+    with pytest.raises(ThrottledError) as caught:
+        await drivers["azure"].list_vms("eastus")
+    assert caught.value.retry_after == 0.25
+
+
+async def test_unknown_spec_is_named(drivers: Drivers) -> None:
+    here = await site(drivers, "aws", "us-east-1")
+    with pytest.raises(InvalidRequestError, match=r"t9\.huge"):
+        await here.driver.create_vm(here.region, here.request(spec="t9.huge"))
+
+
+FAILED_NATIVE = {
+    "aws": "terminated",
+    "gcp": "TERMINATED",
+    "azure": "failed",
+    "alibaba": "Stopped",
+    "openstack": "ERROR",
+    "cloudit": "FAILED",
+}
+
+
+async def test_boot_failure_shows_each_clouds_failed_status(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    await admin.set_timings(boot_s=0.1)
+
+    async def fail_one(provider: str) -> CloudVm | None:
+        region = (await drivers[provider].regions())[-1].name
+        await admin.set_faults(provider, region, boot_failure_rate=1.0)
+        here = await site(drivers, provider, region)
+        vm = await here.create()
+        return await here.wait(vm.csp_id, VmStatus.FAILED, TargetAction.CREATE)
+
+    failed = await asyncio.gather(*(fail_one(p) for p in FAILED_NATIVE))
+    assert {vm.provider: vm.native_status for vm in failed if vm} == FAILED_NATIVE
+    assert all(vm and vm.failure_reason for vm in failed)
+
+
+async def test_terminated_aws_vm_stays_listed_and_gcp_vm_is_gone(
+    drivers: Drivers,
+) -> None:
+    aws, gcp = await site(drivers, "aws", "eu-west-1"), await site(drivers, "gcp", "us-central1")
+    aws_vm, gcp_vm = await aws.create(), await gcp.create()
+    await aws.wait(aws_vm.csp_id, VmStatus.RUNNING, TargetAction.CREATE)
+    await gcp.wait(gcp_vm.csp_id, VmStatus.RUNNING, TargetAction.CREATE)
+    await aws.driver.terminate_vm(aws.region, aws_vm.csp_id)
+    await gcp.driver.terminate_vm(gcp.region, gcp_vm.csp_id)
+    gone = await aws.wait(aws_vm.csp_id, VmStatus.TERMINATED, TargetAction.TERMINATE)
+    assert gone and gone.native_status == "terminated" and gone.public_ip is None
+    assert await gcp.wait(gcp_vm.csp_id, VmStatus.TERMINATED, TargetAction.TERMINATE) is None
+    assert [vm.csp_id for vm in await aws.driver.list_vms(aws.region, {"test": aws.tag})] == [
+        aws_vm.csp_id
+    ]
+    assert await gcp.driver.list_vms(gcp.region, {"test": gcp.tag}) == []
+    await gcp.driver.terminate_vm(gcp.region, gcp_vm.csp_id)  # gone already: still fine
+    with pytest.raises(NotFoundError, match="no longer exists"):
+        await gcp.create(gcp_vm.client_token)  # the token never makes a second VM
+
+
+async def test_state_survives_a_restart(
+    cloud: LocalCloudProcess, drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    await admin.set_timings("alibaba", boot_s=3.0)
+    here = await site(drivers, "alibaba", "cn-hangzhou")
+    vm = await here.create()
+    cloud.kill()
+    cloud.start()
+    after = await here.driver.get_vm(here.region, vm.csp_id)
+    assert after and (after.name, after.public_ip) == (vm.name, vm.public_ip)
+    assert after.native_status == "Pending"
+    await here.wait(vm.csp_id, VmStatus.RUNNING, TargetAction.CREATE)
+    assert (await here.create(vm.client_token)).csp_id == vm.csp_id
+
+
+async def test_resources_in_use_cannot_be_deleted(drivers: Drivers) -> None:
+    here = await Site(drivers["cloudit"], "pangyo-1").prepare("in-use")
+    vm = await here.create()
+    with pytest.raises(ConflictError, match=vm.csp_id):
+        await here.driver.delete_vnet(here.region, here.vnet_id)
+    with pytest.raises(ConflictError, match=vm.csp_id):
+        await here.driver.delete_security_group(here.region, here.group_id)
+    with pytest.raises(ConflictError, match=vm.csp_id):
+        await here.driver.delete_key_pair(here.region, here.key)
+    await here.driver.terminate_vm(here.region, vm.csp_id)
+    await here.wait(vm.csp_id, VmStatus.TERMINATED, TargetAction.TERMINATE)
+    with pytest.raises(ConflictError, match="security groups"):
+        await here.driver.delete_vnet(here.region, here.vnet_id)
+    await here.driver.delete_security_group(here.region, here.group_id)
+    await here.driver.delete_key_pair(here.region, here.key)
+    await here.driver.delete_vnet(here.region, here.vnet_id)
+    await here.driver.delete_vnet(here.region, here.vnet_id)  # already gone: still fine
+
+
+async def test_vnet_name_with_other_cidr_conflicts(drivers: Drivers) -> None:
+    driver = drivers["azure"]
+    vnet = await driver.ensure_vnet("koreacentral", "same-name", "10.9.0.0/16", [], {})
+    again = await driver.ensure_vnet("koreacentral", "same-name", "10.9.0.0/16", [], {})
+    assert again.csp_id == vnet.csp_id
+    with pytest.raises(ConflictError, match=r"10\.9\.0\.0/16"):
+        await driver.ensure_vnet("koreacentral", "same-name", "10.8.0.0/16", [], {})
+
+
+async def test_unreachable_cloud_is_named() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    driver = LocalCloudDriver("aws", url)
+    with pytest.raises(CloudUnreachableError, match=url):
+        await driver.regions()
+    await driver.aclose()
