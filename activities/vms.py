@@ -27,7 +27,8 @@ class VmActivities:
 
     @activity.defn(name="create_vm")
     async def create_vm(self, inp: CreateVmInput) -> VmRecord:
-        """Create the VM, or find the one its client token already made."""
+        """Create the VM, or find the one its client token already made. The record is saved
+        by the next observation of its region (one write for many VMs)."""
         vm, net = inp.vm, inp.network
         driver = self._deps.driver(vm.provider)
         request = VmCreateRequest(
@@ -42,9 +43,7 @@ class VmActivities:
             tags=vm_tags(inp.namespace, inp.mcis, inp.uid, vm.group, vm.name),
         )
         seen = await cloud_call(lambda: driver.create_vm(vm.region, request))
-        updated = apply_observation(vm, seen, TargetAction.CREATE)
-        await store_call(lambda: self._deps.store.upsert_vms([updated]))
-        return updated
+        return apply_observation(vm, seen, TargetAction.CREATE)
 
     @activity.defn(name="vm_action")
     async def vm_action(self, inp: VmActionInput) -> VmRecord:

@@ -22,27 +22,18 @@ import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from models.mcis import GroupRequest, McisRequest
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput
 from models.records import NamespaceRecord
 from settings import Settings, load_settings
-from starter.stack import Stack
+from starter.stack import Stack, isolated_env
 from store.repository import Store
-from tests.e2e.conftest import free_port
 from workflows.mcis import McisWorkflow
 
 
 def private_settings(home: Path) -> Settings:
-    env = {
-        "MCIS_HOME": str(home),
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "MCIS_TEMPORAL_UI_PORT": str(free_port()),
-        "MCIS_LOCALCLOUD_URL": f"http://127.0.0.1:{free_port()}",
-        "MCIS_TASK_QUEUE": "bench",
-    }
+    env = isolated_env(home, "bench")
     os.environ.update(env)
     return load_settings(env)
 

@@ -19,7 +19,7 @@ class McisLimits(BaseModel):
 
     per_region_concurrency: int = Field(default=20, ge=1)
     per_provider_concurrency: int = Field(default=100, ge=1)
-    poll_interval_s: float = Field(default=1.0, gt=0)
+    poll_interval_s: float = Field(default=0.5, gt=0)
     observe_max_wait_s: float = Field(default=20.0, gt=0)
     vm_ready_timeout_s: float = Field(default=1800.0, gt=0)
     create_attempts: int = Field(default=8, ge=1)

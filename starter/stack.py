@@ -395,3 +395,17 @@ class Stack:
         self.pid_file(component.name).unlink(missing_ok=True)
         for leftover in component.leftovers:
             (self.settings.run_dir / leftover).unlink(missing_ok=True)
+
+
+def isolated_env(home: Path, task_queue: str, time_scale: float = 1.0) -> dict[str, str]:
+    """Settings for a stack of its own (tests, benchmarks): its own MCIS_HOME and free ports, so
+    it never meets the user's stack."""
+    return {
+        "MCIS_HOME": str(home),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{processes.free_port()}",
+        "MCIS_TEMPORAL_UI_PORT": str(processes.free_port()),
+        "MCIS_LOCALCLOUD_URL": f"http://127.0.0.1:{processes.free_port()}",
+        "MCIS_LOCALCLOUD_TIME_SCALE": str(time_scale),
+        "MCIS_TASK_QUEUE": task_queue,
+        "MCIS_DATABASE_URL": f"sqlite:///{home / 'mcis.db'}",
+    }

@@ -183,7 +183,7 @@ class McisWorkflow:
         await self._create_vms(list(self._vms))
         phase = await self._apply_partial_failure_policy()
         await self._set_phase(phase)
-        self._operation = None
+        self._operation = None  # in the same workflow task as the phase: no query sees one alone
 
     async def _prepare_networks(self) -> None:
         """Shared vNet/SG/key once per dynamic region; resolve static groups' resources.
@@ -419,9 +419,10 @@ class McisWorkflow:
         await run_activity("save_vms", list(vms), type(None), STORE)
 
     async def _set_phase(self, phase: McisPhase) -> None:
-        self._phase = phase
+        """Record the phase, then show it: a query never sees a phase the store lacks."""
         phase_input = McisPhaseInput(namespace=self._namespace, mcis=self._name, phase=phase)
         await run_activity("set_mcis_phase", phase_input, type(None), STORE)
+        self._phase = phase
         self._status_changed()
 
     def _set_target(self, action: TargetAction) -> None:

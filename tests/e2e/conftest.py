@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,17 +16,11 @@ import httpx
 import pytest
 
 from settings import Settings, load_settings
-from starter.stack import Stack
+from starter.stack import Stack, isolated_env
 
 pytestmark = pytest.mark.e2e
 
-TIME_SCALE = "0.02"  # aws boots in 0.6 s
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+TIME_SCALE = 0.02  # aws boots in 0.6 s
 
 
 @dataclass
@@ -69,16 +62,7 @@ class E2E:
 @pytest.fixture(scope="session")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     home = tmp_path_factory.mktemp("mcis-home")
-    env = {
-        **os.environ,
-        "MCIS_HOME": str(home),
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "MCIS_TEMPORAL_UI_PORT": str(free_port()),
-        "MCIS_LOCALCLOUD_URL": f"http://127.0.0.1:{free_port()}",
-        "MCIS_LOCALCLOUD_TIME_SCALE": TIME_SCALE,
-        "MCIS_TASK_QUEUE": "mcis-e2e",
-    }
-    env.pop("MCIS_DATABASE_URL", None)
+    env = {**os.environ, **isolated_env(home, "mcis-e2e", TIME_SCALE)}
     settings = load_settings(env)
     stack = Stack(settings)
     stack.up()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import E2E, free_port
+from starter.processes import free_port
+from tests.e2e.conftest import E2E
 
 pytestmark = pytest.mark.e2e
 

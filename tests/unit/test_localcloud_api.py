@@ -5,7 +5,6 @@ persistence across a restart, and resources that refuse deletion while in use.""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -35,17 +34,11 @@ from drivers.localcloud_admin import LocalCloudAdmin
 from drivers.status_map import to_canonical
 from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmCreateRequest
 from models.status import TargetAction, VmStatus
+from starter.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 Drivers = dict[str, LocalCloudDriver]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class LocalCloudProcess:

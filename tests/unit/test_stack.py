@@ -17,27 +17,19 @@ import pytest
 
 from settings import Settings, load_settings
 from starter import processes
-from starter.stack import WORKER_READY_FILE, Stack, StackError, child_env, temporal_answers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from starter.stack import (
+    WORKER_READY_FILE,
+    Stack,
+    StackError,
+    child_env,
+    isolated_env,
+    temporal_answers,
+)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        {
-            "MCIS_HOME": str(tmp_path / "home"),
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-            "MCIS_TEMPORAL_UI_PORT": str(free_port()),
-            "MCIS_LOCALCLOUD_URL": f"http://127.0.0.1:{free_port()}",
-            "MCIS_LOCALCLOUD_TIME_SCALE": "0.01",
-        }
-    )
+    return load_settings(isolated_env(tmp_path / "home", "mcis-test", time_scale=0.01))
 
 
 @pytest.fixture
