@@ -4,6 +4,7 @@ store (idempotently), resolve a static group's network, release shared resources
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -17,6 +18,7 @@ from models.operations import (
     EnsureSshKeyInput,
     EnsureVNetInput,
     NetworkRefs,
+    ResourcePlace,
     ResourceRef,
     SharedNetworkRef,
     StaticNetworkInput,
@@ -46,6 +48,28 @@ class ResourceActivities:
             raise _missing(ns, kind, name)
         return found
 
+    async def _record(
+        self,
+        place: ResourcePlace,
+        kind: ResourceKind,
+        csp_id: str,
+        details: dict[str, Any],
+        secret_ref: str | None = None,
+    ) -> ResourceRecord:
+        """Save what the cloud answered for the resource at `place`."""
+        record = ResourceRecord(
+            namespace=place.namespace,
+            kind=kind,
+            name=place.name,
+            provider=place.provider,
+            region=place.region,
+            csp_id=csp_id,
+            shared=place.shared,
+            details=details,
+            secret_ref=secret_ref,
+        )
+        return await store_call(lambda: self._deps.store.upsert_resource(record))
+
     @activity.defn(name="ensure_vnet")
     async def ensure_vnet(self, inp: EnsureVNetInput) -> ResourceRecord:
         driver = self._deps.driver(inp.provider)
@@ -58,17 +82,8 @@ class ResourceActivities:
                 {TAG_NAMESPACE: inp.namespace},
             )
         )
-        record = ResourceRecord(
-            namespace=inp.namespace,
-            kind=ResourceKind.VNET,
-            name=inp.name,
-            provider=inp.provider,
-            region=inp.region,
-            csp_id=vnet.csp_id,
-            shared=inp.shared,
-            details={"cidr": vnet.cidr, "subnets": vnet.subnets},
-        )
-        return await store_call(lambda: self._deps.store.upsert_resource(record))
+        details = {"cidr": vnet.cidr, "subnets": vnet.subnets}
+        return await self._record(inp, ResourceKind.VNET, vnet.csp_id, details)
 
     @activity.defn(name="ensure_security_group")
     async def ensure_security_group(self, inp: EnsureSecurityGroupInput) -> ResourceRecord:
@@ -83,17 +98,8 @@ class ResourceActivities:
                 {TAG_NAMESPACE: inp.namespace},
             )
         )
-        record = ResourceRecord(
-            namespace=inp.namespace,
-            kind=ResourceKind.SECURITY_GROUP,
-            name=inp.name,
-            provider=inp.provider,
-            region=inp.region,
-            csp_id=group.csp_id,
-            shared=inp.shared,
-            details={"vnet": inp.vnet, "rules": [r.model_dump() for r in group.rules]},
-        )
-        return await store_call(lambda: self._deps.store.upsert_resource(record))
+        details = {"vnet": inp.vnet, "rules": [r.model_dump() for r in group.rules]}
+        return await self._record(inp, ResourceKind.SECURITY_GROUP, group.csp_id, details)
 
     @activity.defn(name="ensure_ssh_key")
     async def ensure_ssh_key(self, inp: EnsureSshKeyInput) -> ResourceRecord:
@@ -114,18 +120,8 @@ class ResourceActivities:
                 {TAG_NAMESPACE: inp.namespace},
             )
         )
-        record = ResourceRecord(
-            namespace=inp.namespace,
-            kind=ResourceKind.SSH_KEY,
-            name=inp.name,
-            provider=inp.provider,
-            region=inp.region,
-            csp_id=key_pair.name,
-            shared=inp.shared,
-            details={"fingerprint": key_pair.fingerprint, "public_key": public_key},
-            secret_ref=ref,
-        )
-        return await store_call(lambda: store.upsert_resource(record))
+        details = {"fingerprint": key_pair.fingerprint, "public_key": public_key}
+        return await self._record(inp, ResourceKind.SSH_KEY, key_pair.name, details, ref)
 
     @activity.defn(name="static_network")
     async def static_network(self, inp: StaticNetworkInput) -> NetworkRefs:

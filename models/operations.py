@@ -61,32 +61,28 @@ class McisWorkflowInput(BaseModel):
 # --- activity inputs -------------------------------------------------------------------------
 
 
-class EnsureVNetInput(BaseModel):
+class ResourcePlace(BaseModel):
+    """Which resource of a namespace, and where it lives."""
+
     namespace: str
     name: str
     provider: str
     region: str
+    shared: bool = False  # created on demand for dynamic MCIS
+
+
+class EnsureVNetInput(ResourcePlace):
     cidr: str = SHARED_VNET_CIDR
     subnets: list[SubnetSpec] = Field(default_factory=lambda: [SHARED_SUBNET])
-    shared: bool = False
 
 
-class EnsureSecurityGroupInput(BaseModel):
-    namespace: str
-    name: str
-    provider: str
-    region: str
+class EnsureSecurityGroupInput(ResourcePlace):
     vnet: str  # resource name of the vNet in the namespace
     rules: list[FirewallRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
-    shared: bool = False
 
 
-class EnsureSshKeyInput(BaseModel):
-    namespace: str
-    name: str
-    provider: str
-    region: str
-    shared: bool = False
+class EnsureSshKeyInput(ResourcePlace):
+    pass
 
 
 class ResourceRef(BaseModel):

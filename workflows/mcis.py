@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -261,44 +261,22 @@ class McisWorkflow:
         )
 
     async def _create_vms(self, names: list[str]) -> None:
-        """Create VMs concurrently (bounded per cloud and per region), then watch each region
-        until its VMs are Running; any VM that ends otherwise is Failed."""
-        providers = {vm.provider for vm in self._vms.values()}
-        per_provider = {
-            p: asyncio.Semaphore(self._limits.per_provider_concurrency) for p in sorted(providers)
-        }
+        """Create VMs, then watch each region until its VMs are Running; any VM that ends
+        otherwise is Failed. VMs whose network could not be had are already Failed."""
 
-        async def create_one(name: str, per_region: asyncio.Semaphore) -> None:
-            vm = self._vms[name]
-            network = self._networks.get(vm.group)
-            if network is None or vm.status is VmStatus.FAILED:
-                return
-            async with per_provider[vm.provider], per_region:
-                request = CreateVmInput(
-                    namespace=self._namespace,
-                    mcis=self._name,
-                    uid=self._uid,
-                    vm=vm,
-                    network=network,
-                )
-                try:
-                    self._vms[name] = await run_activity(
-                        "create_vm",
-                        request,
-                        VmRecord,
-                        create_vm_options(self._limits.create_attempts),
-                    )
-                except ActivityError as exc:
-                    self._fail(name, failure_message(exc))
-            self._status_changed()
+        async def create(vm: VmRecord) -> VmRecord:
+            request = CreateVmInput(
+                namespace=self._namespace,
+                mcis=self._name,
+                uid=self._uid,
+                vm=vm,
+                network=self._networks[vm.group],
+            )
+            options = create_vm_options(self._limits.create_attempts)
+            return await run_activity("create_vm", request, VmRecord, options)
 
-        async def create_region(key: RegionKey, region_names: list[str]) -> None:
-            per_region = asyncio.Semaphore(self._limits.per_region_concurrency)
-            await asyncio.gather(*(create_one(n, per_region) for n in region_names))
-            await self._observe(key, region_names, TargetAction.CREATE)
-
-        regions = _by_region(self._vms[n] for n in names)
-        await asyncio.gather(*(create_region(k, v) for k, v in regions.items()))
+        ready = [n for n in names if self._vms[n].status is not VmStatus.FAILED]
+        await self._fan_out(ready, create, observe=TargetAction.CREATE)
         for name in names:
             vm = self._vms[name]
             if vm.status not in (VmStatus.RUNNING, VmStatus.FAILED):
@@ -325,29 +303,49 @@ class McisWorkflow:
     # --- actions on VMs -----------------------------------------------------------------------
 
     async def _act_on(self, names: list[str], action: TargetAction, wait: bool) -> None:
-        """Send `action` to the named VMs (bounded per region), then optionally watch them
+        """Send `action` to the named VMs that exist at their cloud, then optionally watch them
         until they leave their transitional states."""
         self._set_target(action)
 
-        async def act_one(name: str, per_region: asyncio.Semaphore) -> None:
-            async with per_region:
-                request = VmActionInput(
-                    namespace=self._namespace, mcis=self._name, vm=self._vms[name], action=action
-                )
+        async def act(vm: VmRecord) -> VmRecord:
+            request = VmActionInput(
+                namespace=self._namespace, mcis=self._name, vm=vm, action=action
+            )
+            return await run_activity("vm_action", request, VmRecord, CLOUD)
+
+        existing = [n for n in names if self._vms[n].csp_id]
+        await self._fan_out(existing, act, observe=action if wait else None)
+
+    async def _fan_out(
+        self,
+        names: list[str],
+        call: Callable[[VmRecord], Awaitable[VmRecord]],
+        observe: TargetAction | None,
+    ) -> None:
+        """Run `call` for every named VM, concurrently but bounded per cloud and per region;
+        then (with `observe`) watch each region until its VMs are stable. A VM whose call
+        fails for good is marked Failed with the reason."""
+        providers = sorted({self._vms[n].provider for n in names})
+        per_provider = {
+            p: asyncio.Semaphore(self._limits.per_provider_concurrency) for p in providers
+        }
+
+        async def one(name: str, per_region: asyncio.Semaphore) -> None:
+            async with per_provider[self._vms[name].provider], per_region:
                 try:
-                    self._vms[name] = await run_activity("vm_action", request, VmRecord, CLOUD)
+                    self._vms[name] = await call(self._vms[name])
                 except ActivityError as exc:
                     self._fail(name, failure_message(exc))
             self._status_changed()
 
-        async def act_region(key: RegionKey, region_names: list[str]) -> None:
+        async def region(key: RegionKey, region_names: list[str]) -> None:
             per_region = asyncio.Semaphore(self._limits.per_region_concurrency)
-            await asyncio.gather(*(act_one(n, per_region) for n in region_names))
-            if wait:
-                await self._observe(key, region_names, action)
+            await asyncio.gather(*(one(n, per_region) for n in region_names))
+            if observe is not None:
+                await self._observe(key, region_names, observe)
 
-        regions = _by_region(self._vms[n] for n in names if self._vms[n].csp_id)
-        await asyncio.gather(*(act_region(k, v) for k, v in regions.items()))
+        regions = _by_region(self._vms[n] for n in names)
+        await asyncio.gather(*(region(k, v) for k, v in regions.items()))
 
     async def _observe(self, key: RegionKey, names: list[str], action: TargetAction) -> None:
         provider, region = key
