@@ -4,10 +4,16 @@ neither VMs nor shared resources behind."""
 
 from __future__ import annotations
 
+import base64
+import json
+import subprocess
 from typing import Any
 
 import pytest
 
+from models.records import ResourceKind
+from store.repository import Store
+from tests.conftest import venv_binary
 from tests.e2e.conftest import E2E
 
 pytestmark = pytest.mark.e2e
@@ -58,11 +64,55 @@ def create_and_check(e2e: E2E, namespace: str, name: str, counts: dict[str, int]
     return str(status["uid"])
 
 
+def temporal_cli(e2e: E2E, *args: str) -> str:
+    done = subprocess.run(
+        [venv_binary("temporal"), *args, "--address", e2e.settings.temporal_address],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def decoded_history(raw: str) -> str:
+    """The history JSON with every payload's base64 data decoded, so a scan sees plain text."""
+    texts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "data" and isinstance(value, str):
+                    texts.append(base64.b64decode(value).decode(errors="replace"))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(raw))
+    return raw + "\n".join(texts)
+
+
 def test_20_vm_dynamic_mcis_runs_and_delete_leaves_nothing(e2e: E2E, namespace: str) -> None:
     uid = create_and_check(e2e, namespace, "web", {"aws": 7, "gcp": 7, "azure": 6})
     listed = e2e.json("list", namespace)
     assert [(m["name"], m["status"], m["total"]) for m in listed] == [("web", "Running", 20)]
     assert shared_resources(e2e) == 9  # vNet, security group, key per cloud region
+
+    found = temporal_cli(
+        e2e, "workflow", "list", "--query", 'McisNamespace="e2e" AND McisStatus="Running"'
+    )
+    assert "mcis/e2e/web" in found
+    history = decoded_history(
+        temporal_cli(e2e, "workflow", "show", "--workflow-id", "mcis/e2e/web", "--output", "json")
+    )
+    assert '"secret_ref":"ssh_key/e2e/shared-aws-' in history  # payloads were decoded
+    store = Store.from_settings(e2e.settings)
+    for key in store.list_resources("e2e", ResourceKind.SSH_KEY):
+        private_key = store.get_secret(key.secret_ref or "")
+        body = private_key.splitlines()[1]
+        assert body not in history and "PRIVATE KEY" not in history
 
     e2e.ok("delete", namespace, "web", timeout=300)
     assert live(e2e.cloud_vms(uid)) == []
