@@ -1,13 +1,15 @@
-"""What activities need from the outside: the drivers by provider and the store."""
+"""What activities need from the outside: the drivers by provider, the store, and the
+per-cloud rate limit of status reads."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio.exceptions import ApplicationError
 
 from drivers.base import CloudDriver
+from drivers.rate_limit import RateLimiter
 from store.repository import Store
 
 
@@ -15,6 +17,7 @@ from store.repository import Store
 class ActivityDeps:
     drivers: Mapping[str, CloudDriver]
     store: Store
+    read_limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def driver(self, provider: str) -> CloudDriver:
         try:

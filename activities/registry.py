@@ -23,6 +23,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         vms.create_vm,
         vms.vm_action,
         vms.observe_vms,
+        vms.reconcile_vms,
         records.register_mcis,
         records.save_vms,
         records.set_mcis_phase,

@@ -13,10 +13,25 @@ from temporalio.exceptions import ApplicationError
 from activities.cloud_calls import cloud_call, store_call
 from activities.deps import ActivityDeps
 from activities.observation import apply_observation, observed_change
-from models.catalog import split_catalog_id
-from models.cloud import VmCreateRequest
-from models.naming import TAG_UID, cloud_vm_name, vm_tags
-from models.operations import CreateVmInput, ObserveVmsInput, VmActionInput
+from models.catalog import catalog_id, split_catalog_id
+from models.cloud import CloudVm, VmCreateRequest
+from models.naming import (
+    TAG_GROUP,
+    TAG_MCIS,
+    TAG_NAMESPACE,
+    TAG_UID,
+    TAG_VM,
+    cloud_vm_name,
+    vm_name,
+    vm_tags,
+)
+from models.operations import (
+    CreateVmInput,
+    ObserveVmsInput,
+    ReconcileInput,
+    ReconcileResult,
+    VmActionInput,
+)
 from models.records import VmRecord
 from models.status import TRANSITIONAL, TargetAction, VmStatus
 
@@ -97,3 +112,58 @@ class VmActivities:
             if time.monotonic() >= deadline:
                 return []
             await asyncio.sleep(inp.poll_interval_s)
+
+    @activity.defn(name="reconcile_vms")
+    async def reconcile_vms(self, inp: ReconcileInput) -> ReconcileResult:
+        """Compare the records with what the clouds hold for this MCIS (by its tags): adopt VMs
+        that carry its tags but have no record, report records whose VM is gone."""
+        result = ReconcileResult()
+        known = {vm.csp_id: vm for vm in inp.vms if vm.csp_id}
+        names = {vm.name for vm in inp.vms}
+        seen: set[str] = set()
+        for provider, region in inp.regions:
+            driver = self._deps.driver(provider)
+            await self._deps.read_limiter.wait(provider)
+            tags = {TAG_NAMESPACE: inp.namespace, TAG_MCIS: inp.mcis}
+            listed = await cloud_call(partial(driver.list_vms, region, tags))
+            for cloud_vm in sorted(listed, key=lambda v: v.csp_id):
+                if cloud_vm.tags.get(TAG_UID, inp.uid) != inp.uid:
+                    continue  # left by an earlier MCIS of the same name: an orphan, not ours
+                seen.add(cloud_vm.csp_id)
+                record = known.get(cloud_vm.csp_id)
+                if record is not None:
+                    result.observed.append(apply_observation(record, cloud_vm, TargetAction.NONE))
+                    continue
+                adopted = adopt(inp.namespace, inp.mcis, cloud_vm, names)
+                if adopted.status is not VmStatus.TERMINATED:
+                    names.add(adopted.name)
+                    result.adopted.append(adopted)
+        result.missing = sorted(
+            vm.name
+            for vm in inp.vms
+            if vm.csp_id and vm.csp_id not in seen and vm.status is not VmStatus.TERMINATED
+        )
+        return result
+
+
+def adopt(namespace: str, mcis: str, seen: CloudVm, taken: set[str]) -> VmRecord:
+    """A record for a VM found at the cloud with this MCIS's tags: its own name and group when
+    its tags give them (and the name is free), else the next free `{group}-{n}`."""
+    group = seen.tags.get(TAG_GROUP) or "adopted"
+    name = seen.tags.get(TAG_VM, "")
+    index = 1
+    while not name or name in taken:
+        name, index = vm_name(group, index), index + 1
+    record = VmRecord(
+        namespace=namespace,
+        mcis=mcis,
+        name=name,
+        group=group,
+        provider=seen.provider,
+        region=seen.region,
+        spec=catalog_id(seen.provider, seen.region, seen.spec),
+        image=catalog_id(seen.provider, seen.region, seen.image),
+        client_token=seen.client_token,
+        error="adopted by reconcile",
+    )
+    return apply_observation(record, seen, TargetAction.NONE)

@@ -8,6 +8,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.catalog import split_catalog_id
+from models.lifecycle import OperationRecord
 from models.naming import check_name
 from models.status import McisStatus, VmStatus
 
@@ -140,6 +141,8 @@ class McisView(BaseModel):
     failed_vms: list[str]
     display: str
     phase: str
+    operation: OperationRecord | None = None  # queued or running now
+    operations: list[OperationRecord] = Field(default_factory=list)  # recent, oldest first
     vms: list[VmView]
 
     @classmethod
@@ -152,6 +155,8 @@ class McisView(BaseModel):
         phase: str,
         status: McisStatus,
         vms: list[VmView],
+        operation: OperationRecord | None = None,
+        operations: list[OperationRecord] | None = None,
     ) -> McisView:
         return cls(
             namespace=namespace,
@@ -168,5 +173,7 @@ class McisView(BaseModel):
             failed_vms=status.failed_vms,
             display=status.display,
             phase=phase,
+            operation=operation,
+            operations=operations or [],
             vms=vms,
         )

@@ -48,6 +48,12 @@ def vm_name(group: str, index: int) -> str:
     return f"{group}-{index}"
 
 
+def vm_index(name: str) -> int:
+    """The n of `{group}-{n}` (0 for a name without one)."""
+    _, _, tail = name.rpartition("-")
+    return int(tail) if tail.isdigit() else 0
+
+
 def cloud_vm_name(namespace: str, mcis: str, vm: str) -> str:
     """The name the VM carries at the cloud, unique per namespace."""
     return f"{namespace}-{mcis}-{vm}"

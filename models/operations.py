@@ -6,7 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from models.cloud import DEFAULT_RULES, FirewallRule, SubnetSpec
-from models.mcis import McisRequest
+from models.lifecycle import OperationKind, OperationRecord
+from models.mcis import GroupRequest, McisRequest
 from models.records import McisPhase, ResourceKind, VmRecord
 from models.status import TargetAction, TargetStatus
 
@@ -46,9 +47,33 @@ class McisSnapshot(BaseModel):
     uid: str
     phase: McisPhase
     vms: list[VmRecord]
+    groups: list[GroupRequest]
     target_action: TargetAction = TargetAction.NONE
     target_status: TargetStatus = TargetStatus.NONE
     networks: dict[str, NetworkRefs] = Field(default_factory=dict)  # group -> refs
+    operations: list[OperationRecord] = Field(default_factory=list)
+    next_operation_id: int = 1
+
+
+class OperationRequest(BaseModel):
+    """An operation on a running MCIS, sent as a Temporal Update to its workflow."""
+
+    kind: OperationKind
+    group: str | None = None  # scope: one group (or the group to scale)
+    vm: str | None = None  # scope: one VM (or the VM to remove)
+    count: int | None = Field(default=None, ge=1, le=1000)  # scale-out / scale-in
+    new_group: GroupRequest | None = None  # add-group
+    force: bool = False  # queue it even while another operation runs
+
+    @property
+    def scope(self) -> str:
+        if self.vm:
+            return f"vm {self.vm}"
+        if self.group:
+            return f"group {self.group}"
+        if self.new_group:
+            return f"group {self.new_group.name}"
+        return "mcis"
 
 
 class McisWorkflowInput(BaseModel):
@@ -141,6 +166,20 @@ class ForgetVmsInput(BaseModel):
     namespace: str
     mcis: str
     names: list[str]
+
+
+class ReconcileInput(BaseModel):
+    namespace: str
+    mcis: str
+    uid: str
+    regions: list[tuple[str, str]]  # (provider, region) to look in
+    vms: list[VmRecord]  # the records
+
+
+class ReconcileResult(BaseModel):
+    adopted: list[VmRecord] = Field(default_factory=list)  # at the cloud, not in the records
+    missing: list[str] = Field(default_factory=list)  # in the records, gone at the cloud
+    observed: list[VmRecord] = Field(default_factory=list)  # records refreshed from the cloud
 
 
 class McisPhaseInput(BaseModel):

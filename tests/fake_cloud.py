@@ -45,6 +45,7 @@ class FakeCloud:
     """Shared state of the fake clouds of one test."""
 
     boot_polls: int = 1
+    stop_polls: int = 0  # polls a suspend spends in "stopping" (0: stopped at once)
     fail_names: set[str] = field(default_factory=set)  # cloud VM names whose boot fails
     fail_first_attempt_only: bool = True
     transient_every: int = 0  # every n-th create raises a transient error after creating
@@ -201,6 +202,8 @@ class FakeDriver:
             cloud.phase[csp_id] = "failed" if failing else "running"
         elif phase == "terminating":
             cloud.phase[csp_id] = "terminated"
+        elif phase == "stopping" and cloud.polls[csp_id] >= cloud.stop_polls:
+            cloud.phase[csp_id] = "stopped"
         view = self._view(csp_id)
         return None if view.native_status == GONE else view
 
@@ -221,7 +224,8 @@ class FakeDriver:
         return self._view(csp_id)
 
     async def suspend_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._set(csp_id, "stopped")
+        self._cloud.polls[csp_id] = 0
+        return await self._set(csp_id, "stopping" if self._cloud.stop_polls else "stopped")
 
     async def resume_vm(self, region: str, csp_id: str) -> CloudVm:
         return await self._set(csp_id, "running")

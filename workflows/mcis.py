@@ -15,25 +15,31 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from models.lifecycle import OperationKind, OperationRecord, OperationState
 from models.mcis import GroupRequest, McisView, PartialFailurePolicy, VmView
-from models.naming import shared_resource_name
+from models.naming import shared_resource_name, vm_index
+from models.operation_rules import OperationRefused, check_operation, newest_first, scope_vms
 from models.operations import (
     SHARED_SUBNET,
     CreateVmInput,
     EnsureSecurityGroupInput,
     EnsureSshKeyInput,
     EnsureVNetInput,
+    ForgetVmsInput,
     McisLimits,
     McisPhaseInput,
     McisSnapshot,
     McisWorkflowInput,
     NetworkRefs,
     ObserveVmsInput,
+    OperationRequest,
+    ReconcileInput,
+    ReconcileResult,
     SharedNetworkRef,
     StaticNetworkInput,
     VmActionInput,
 )
-from models.plan import plan_vms, replacement
+from models.plan import plan_group, plan_vms, replacement
 from models.records import McisPhase, McisRecord, ResourceRecord, VmRecord
 from models.status import (
     TARGET_OF_ACTION,
@@ -45,6 +51,7 @@ from models.status import (
     aggregate,
     target_reached,
 )
+from models.transitions import Action, ActionPlan
 from workflows.failures import failure_message
 from workflows.options import (
     CLOUD,
@@ -56,6 +63,7 @@ from workflows.options import (
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE, MCIS_STATUS
 
 RegionKey = tuple[str, str]
+OPERATIONS_KEPT = 20
 
 
 def _by_region(vms: Iterable[VmRecord]) -> dict[RegionKey, list[str]]:
@@ -80,7 +88,11 @@ class McisWorkflow:
         self._networks: dict[str, NetworkRefs] = {}
         self._target_action = TargetAction.NONE
         self._target_status = TargetStatus.NONE
-        self._operation: str | None = None
+        self._operation: str | None = None  # what runs now: creating, suspend, deleting, ...
+        self._queue: list[tuple[OperationRecord, OperationRequest]] = []
+        self._current: OperationRecord | None = None
+        self._operations: list[OperationRecord] = []  # finished, the most recent last
+        self._next_operation_id = 1
         self._delete_requested = False
         self._label = ""
 
@@ -90,7 +102,7 @@ class McisWorkflow:
     async def run(self, inp: McisWorkflowInput) -> McisView:
         self._namespace, self._name = inp.namespace, inp.request.name
         self._description = inp.request.description
-        self._groups = inp.request.groups
+        self._groups = list(inp.request.groups)
         self._policy = inp.request.on_partial_failure
         self._limits = inp.limits
         if inp.snapshot is None:
@@ -104,13 +116,20 @@ class McisWorkflow:
             self._restore(inp.snapshot)
         while True:
             await workflow.wait_condition(
-                lambda: self._delete_requested or workflow.info().is_continue_as_new_suggested()
+                lambda: (
+                    bool(self._queue)
+                    or self._delete_requested
+                    or workflow.info().is_continue_as_new_suggested()
+                )
             )
-            if self._delete_requested:
+            if self._queue:
+                await self._run_next_operation()
+            elif self._delete_requested:
                 await self._delete()
                 return self.status()
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
+            else:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
 
     # --- queries and updates ------------------------------------------------------------------
 
@@ -141,6 +160,8 @@ class McisWorkflow:
             self._phase.value,
             self._aggregate(),
             vms,
+            operation=self._current or (self._queue[0][0] if self._queue else None),
+            operations=self._operations,
         )
 
     @workflow.update
@@ -151,13 +172,44 @@ class McisWorkflow:
 
     @delete.validator
     def _validate_delete(self, force: bool) -> None:
-        if self._delete_requested:
-            raise ApplicationError(f"MCIS {self._name!r} is already being deleted")
-        if self._operation is not None and not force:
+        self._refuse_if_busy(force)
+
+    @workflow.update
+    async def operate(self, request: OperationRequest) -> OperationRecord:
+        """Accept an operation (validated first); it runs after those accepted before it."""
+        record = OperationRecord(
+            id=self._next_operation_id,
+            kind=request.kind,
+            scope=request.scope,
+            requested_at=workflow.now(),
+        )
+        self._next_operation_id += 1
+        self._queue.append((record, request))
+        return record
+
+    @operate.validator
+    def _validate_operate(self, request: OperationRequest) -> None:
+        if self._refuse_if_busy(request.force):
+            return  # forced behind another operation: checked again when its turn comes
+        try:
+            check_operation(
+                request, list(self._vms.values()), self._groups, self._name, self._phase
+            )
+        except OperationRefused as exc:
+            raise ApplicationError(str(exc)) from None
+
+    def _refuse_if_busy(self, force: bool) -> bool:
+        """Reject while deleting, or while another operation runs (unless forced). True when
+        busy and forced."""
+        if self._delete_requested or self._phase in (McisPhase.DELETING, McisPhase.DELETED):
+            raise ApplicationError(f"MCIS {self._name!r} is being deleted")
+        busy = self._operation or (self._queue[-1][0].kind.value if self._queue else None)
+        if busy and not force:
             raise ApplicationError(
-                f"MCIS {self._name!r} is busy ({self._operation}, status "
+                f"MCIS {self._name!r} is busy: {busy} in flight (status "
                 f"{self._aggregate().display}); wait for it to finish or use --force"
             )
+        return bool(busy)
 
     # --- create -------------------------------------------------------------------------------
 
@@ -179,21 +231,21 @@ class McisWorkflow:
         )
         await run_activity("register_mcis", record, type(None), STORE)
         await self._save(self._vms.values())
-        await self._prepare_networks()
+        await self._prepare_networks(self._groups)
         await self._create_vms(list(self._vms))
         phase = await self._apply_partial_failure_policy()
         await self._set_phase(phase)
         self._operation = None  # in the same workflow task as the phase: no query sees one alone
 
-    async def _prepare_networks(self) -> None:
+    async def _prepare_networks(self, groups: list[GroupRequest]) -> None:
         """Shared vNet/SG/key once per dynamic region; resolve static groups' resources.
         A group whose network cannot be had gets all its VMs marked Failed."""
-        regions = sorted({(g.provider, g.region) for g in self._groups if not g.is_static})
+        regions = sorted({(g.provider, g.region) for g in groups if not g.is_static})
         shared = await asyncio.gather(
             *(self._ensure_shared_network(p, r) for p, r in regions), return_exceptions=True
         )
         shared_by_region = dict(zip(regions, shared, strict=True))
-        for group in self._groups:
+        for group in groups:
             refs: NetworkRefs | BaseException
             if group.is_static:
                 refs = await self._guarded(self._static_network(group))
@@ -300,6 +352,140 @@ class McisWorkflow:
             return McisPhase.FAILED
         return McisPhase.ACTIVE
 
+    # --- operations on a created MCIS -----------------------------------------------------
+
+    async def _run_next_operation(self) -> None:
+        record, request = self._queue.pop(0)
+        record.state = OperationState.RUNNING
+        self._current, self._operation = record, record.kind.value
+        try:
+            plan = check_operation(
+                request, list(self._vms.values()), self._groups, self._name, self._phase
+            )
+            record.message, record.report = await self._execute(request, plan)
+            record.state = OperationState.DONE
+        except OperationRefused as exc:
+            record.state, record.message = OperationState.REJECTED, str(exc)
+        record.ended_at = workflow.now()
+        self._operations = [*self._operations, record][-OPERATIONS_KEPT:]
+        self._current, self._operation = None, None
+        self._status_changed()
+
+    async def _execute(
+        self, request: OperationRequest, plan: ActionPlan | None
+    ) -> tuple[str, dict[str, list[str]]]:
+        kind = request.kind
+        if plan is not None and plan.action is Action.REFINE:
+            await self._remove(plan.affected)
+            return f"removed {len(plan.affected)} failed VMs", {"removed": plan.affected}
+        if plan is not None:
+            if plan.affected:
+                await self._act_on(plan.affected, plan.action.target_action, wait=True)
+                await self._save(self._vms[n] for n in plan.affected)
+            failed = [n for n in plan.affected if self._vms[n].status is VmStatus.FAILED]
+            report = {"affected": plan.affected, "skipped": plan.skipped, "failed": failed}
+            return f"{kind.value}: {len(plan.affected)} VMs, {len(failed)} failed", report
+        if kind is OperationKind.SCALE_OUT:
+            return await self._scale_out(request.group or "", request.count or 0)
+        if kind is OperationKind.SCALE_IN:
+            scoped = scope_vms(request, list(self._vms.values()), self._name)
+            victims = [vm.name for vm in newest_first(scoped)[: request.count]]
+            await self._remove(victims)
+            return f"removed {len(victims)} VMs", {"removed": victims}
+        if kind is OperationKind.REMOVE_VM:
+            await self._remove([request.vm or ""])
+            return f"removed VM {request.vm}", {"removed": [request.vm or ""]}
+        if kind is OperationKind.ADD_GROUP:
+            assert request.new_group is not None
+            return await self._add_group(request.new_group)
+        if kind is OperationKind.RECONCILE:
+            return await self._reconcile()
+        return await self._refresh()
+
+    async def _scale_out(self, group_name: str, count: int) -> tuple[str, dict[str, list[str]]]:
+        group = next(g for g in self._groups if g.name == group_name)
+        taken = [vm_index(vm.name) for vm in self._vms.values() if vm.group == group_name]
+        added = plan_group(
+            self._namespace,
+            self._name,
+            self._uid,
+            group.model_copy(update={"count": count}),
+            first_index=max(taken, default=0) + 1,
+        )
+        return await self._add_vms(group, added, f"added {count} VMs to group {group_name}")
+
+    async def _add_group(self, group: GroupRequest) -> tuple[str, dict[str, list[str]]]:
+        self._groups.append(group)
+        added = plan_group(self._namespace, self._name, self._uid, group)
+        return await self._add_vms(group, added, f"added group {group.name} of {group.count} VMs")
+
+    async def _add_vms(
+        self, group: GroupRequest, added: list[VmRecord], message: str
+    ) -> tuple[str, dict[str, list[str]]]:
+        self._vms.update({vm.name: vm for vm in added})
+        self._set_target(TargetAction.CREATE)
+        await self._save(added)
+        if group.name not in self._networks:
+            await self._prepare_networks([group])
+        names = [vm.name for vm in added]
+        await self._create_vms(names)
+        failed = [n for n in names if self._vms[n].status is VmStatus.FAILED]
+        return message, {"added": names, "failed": failed}
+
+    async def _remove(self, names: list[str]) -> None:
+        """Terminate VMs (waiting until the cloud says so) and drop them from the MCIS."""
+        live = [n for n in names if self._vms[n].status is not VmStatus.TERMINATED]
+        await self._act_on(live, TargetAction.TERMINATE, wait=True)
+        forget = ForgetVmsInput(namespace=self._namespace, mcis=self._name, names=names)
+        await run_activity("forget_vms", forget, type(None), STORE)
+        for name in names:
+            del self._vms[name]
+        self._status_changed()
+
+    async def _reconcile(self) -> tuple[str, dict[str, list[str]]]:
+        regions = {(vm.provider, vm.region) for vm in self._vms.values()}
+        regions |= {(g.provider, g.region) for g in self._groups}
+        request = ReconcileInput(
+            namespace=self._namespace,
+            mcis=self._name,
+            uid=self._uid,
+            regions=sorted(regions),
+            vms=list(self._vms.values()),
+        )
+        result = await run_activity("reconcile_vms", request, ReconcileResult, CLOUD)
+        for vm in [*result.observed, *result.adopted]:
+            self._vms[vm.name] = vm
+        for name in result.missing:
+            self._vms[name] = self._vms[name].model_copy(
+                update={
+                    "status": VmStatus.UNDEFINED,
+                    "native_status": None,
+                    "error": "no longer exists at the cloud",
+                }
+            )
+        await self._save(self._vms.values())
+        self._status_changed()
+        adopted = [vm.name for vm in result.adopted]
+        message = f"adopted {len(adopted)} VMs, {len(result.missing)} missing at the cloud"
+        return message, {"adopted": adopted, "missing": result.missing}
+
+    async def _refresh(self) -> tuple[str, dict[str, list[str]]]:
+        """Read every VM's status from its cloud once."""
+        before = {n: vm.status for n, vm in self._vms.items()}
+        regions = _by_region(vm for vm in self._vms.values() if vm.csp_id)
+        for (provider, region), names in regions.items():
+            request = self._observe_request(provider, region, names, self._target_action, 0.0)
+            changed = await run_activity(
+                "observe_vms", request, list[VmRecord], observe_options(0.0)
+            )
+            for vm in changed:
+                self._vms[vm.name] = vm
+        self._status_changed()
+        changed_names = [n for n, vm in self._vms.items() if before.get(n) is not vm.status]
+        return f"refreshed {len(self._vms)} VMs, {len(changed_names)} changed", {
+            "changed": changed_names
+        }
+
     # --- actions on VMs -----------------------------------------------------------------------
 
     async def _act_on(self, names: list[str], action: TargetAction, wait: bool) -> None:
@@ -353,16 +539,8 @@ class McisWorkflow:
         deadline = workflow.now() + timedelta(seconds=limits.vm_ready_timeout_s)
         pending = [n for n in names if self._vms[n].csp_id and self._vms[n].status in TRANSITIONAL]
         while pending:
-            request = ObserveVmsInput(
-                namespace=self._namespace,
-                mcis=self._name,
-                uid=self._uid,
-                provider=provider,
-                region=region,
-                vms=[self._vms[n] for n in pending],
-                action=action,
-                poll_interval_s=limits.poll_interval_s,
-                max_wait_s=limits.observe_max_wait_s,
+            request = self._observe_request(
+                provider, region, pending, action, limits.observe_max_wait_s
             )
             try:
                 changed = await run_activity(
@@ -384,6 +562,21 @@ class McisWorkflow:
                 for name in pending:
                     self._fail(name, f"did not reach {target} in {limits.vm_ready_timeout_s:.0f}s")
                 return
+
+    def _observe_request(
+        self, provider: str, region: str, names: list[str], action: TargetAction, wait_s: float
+    ) -> ObserveVmsInput:
+        return ObserveVmsInput(
+            namespace=self._namespace,
+            mcis=self._name,
+            uid=self._uid,
+            provider=provider,
+            region=region,
+            vms=[self._vms[n] for n in names],
+            action=action,
+            poll_interval_s=self._limits.poll_interval_s,
+            max_wait_s=wait_s,
+        )
 
     # --- delete -------------------------------------------------------------------------------
 
@@ -456,9 +649,12 @@ class McisWorkflow:
             uid=self._uid,
             phase=self._phase,
             vms=list(self._vms.values()),
+            groups=self._groups,
             target_action=self._target_action,
             target_status=self._target_status,
             networks=self._networks,
+            operations=self._operations,
+            next_operation_id=self._next_operation_id,
         )
 
     def _restore(self, snapshot: McisSnapshot) -> None:
@@ -468,4 +664,7 @@ class McisWorkflow:
         self._target_action = snapshot.target_action
         self._target_status = snapshot.target_status
         self._networks = dict(snapshot.networks)
+        self._groups = list(snapshot.groups)
+        self._operations = list(snapshot.operations)
+        self._next_operation_id = snapshot.next_operation_id
         self._label = self._aggregate().label

@@ -3,50 +3,14 @@ at the cloud, retries that never duplicate, each partial-failure policy, cleanup
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 
-from models.mcis import GroupRequest, McisRequest, McisView, PartialFailurePolicy
-from models.naming import mcis_workflow_id
-from models.operations import McisLimits, McisWorkflowInput
-from models.records import NamespaceRecord
 from models.status import VmStatus
 from tests.workflows.conftest import Harness
+from tests.workflows.mcis_helpers import created, request, start
 from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
-
-FAST = McisLimits(poll_interval_s=0.01, observe_max_wait_s=2, refine_rounds=2)
-
-
-def request(name: str, counts: dict[str, int], policy: str = "continue") -> McisRequest:
-    groups = [
-        GroupRequest(name=f"g-{p}", spec=f"{p}+r1+small", image=f"{p}+r1+ubuntu", count=n)
-        for p, n in counts.items()
-    ]
-    return McisRequest(name=name, groups=groups, on_partial_failure=PartialFailurePolicy(policy))
-
-
-async def start(h: Harness, req: McisRequest) -> WorkflowHandle[McisWorkflow, McisView]:
-    if h.store.get_namespace("ns") is None:
-        h.store.create_namespace(NamespaceRecord(name="ns"))
-    return await h.client.start_workflow(
-        McisWorkflow.run,
-        McisWorkflowInput(namespace="ns", request=req, limits=FAST),
-        id=mcis_workflow_id("ns", f"{req.name}-{uuid.uuid4().hex[:6]}"),
-        task_queue=h.task_queue,
-    )
-
-
-async def created(handle: WorkflowHandle[McisWorkflow, McisView]) -> McisView:
-    """Poll the status query until creation has ended."""
-    for _ in range(500):
-        view = await handle.query(McisWorkflow.status)
-        if view.phase != "creating":
-            return view
-        await __import__("asyncio").sleep(0.02)
-    raise AssertionError("creation did not end")
 
 
 async def test_dynamic_create_runs_every_vm_then_delete_cleans_up(harness: Harness) -> None:
@@ -126,7 +90,9 @@ async def test_delete_is_rejected_while_creating(harness: Harness) -> None:
         await handle.query(McisWorkflow.status)
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
             await handle.execute_update(McisWorkflow.delete, False)
-        assert "is busy (creating, status Creating (1/1))" in failure_message(rejected.value)
+        assert "is busy: creating in flight (status Creating (1/1))" in failure_message(
+            rejected.value
+        )
         view = await handle.query(McisWorkflow.status)
         assert view.phase == "creating"  # nothing changed
         await handle.terminate()

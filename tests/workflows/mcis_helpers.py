@@ -1,0 +1,63 @@
+"""Starting an MCIS workflow in the workflow tests and waiting for it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from temporalio.client import WorkflowHandle
+
+from models.lifecycle import OperationRecord
+from models.mcis import GroupRequest, McisRequest, McisView, PartialFailurePolicy
+from models.naming import mcis_workflow_id
+from models.operations import McisLimits, McisWorkflowInput, OperationRequest
+from models.records import NamespaceRecord
+from tests.workflows.conftest import Harness
+from workflows.mcis import McisWorkflow
+
+Handle = WorkflowHandle[McisWorkflow, McisView]
+
+FAST = McisLimits(poll_interval_s=0.01, observe_max_wait_s=2, refine_rounds=2)
+
+
+def request(name: str, counts: dict[str, int], policy: str = "continue") -> McisRequest:
+    groups = [
+        GroupRequest(name=f"g-{p}", spec=f"{p}+r1+small", image=f"{p}+r1+ubuntu", count=n)
+        for p, n in counts.items()
+    ]
+    return McisRequest(name=name, groups=groups, on_partial_failure=PartialFailurePolicy(policy))
+
+
+async def start(h: Harness, req: McisRequest) -> WorkflowHandle[McisWorkflow, McisView]:
+    if h.store.get_namespace("ns") is None:
+        h.store.create_namespace(NamespaceRecord(name="ns"))
+    return await h.client.start_workflow(
+        McisWorkflow.run,
+        McisWorkflowInput(namespace="ns", request=req, limits=FAST),
+        id=mcis_workflow_id("ns", f"{req.name}-{uuid.uuid4().hex[:6]}"),
+        task_queue=h.task_queue,
+    )
+
+
+async def created(handle: WorkflowHandle[McisWorkflow, McisView]) -> McisView:
+    """Poll the status query until creation has ended."""
+    for _ in range(500):
+        view = await handle.query(McisWorkflow.status)
+        if view.phase != "creating":
+            return view
+        await asyncio.sleep(0.02)
+    raise AssertionError("creation did not end")
+
+
+async def operate(handle: Handle, **fields: object) -> tuple[OperationRecord, McisView]:
+    """Send an operation and wait until it has finished; the record as it ended, and the view."""
+    accepted = await handle.execute_update(
+        McisWorkflow.operate, OperationRequest.model_validate(fields)
+    )
+    for _ in range(500):
+        view = await handle.query(McisWorkflow.status)
+        done = [op for op in view.operations if op.id == accepted.id]
+        if done:
+            return done[0], view
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"operation {accepted.id} did not finish")
