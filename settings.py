@@ -11,6 +11,7 @@
 | MCIS_LOCALCLOUD_URL | http://127.0.0.1:7380 | the embedded local cloud |
 | MCIS_LOCALCLOUD_TIME_SCALE | 1.0 | local cloud timings (1 realistic, 0.01: 100x faster) |
 | MCIS_MAX_CONCURRENT_ACTIVITIES | 200 | per worker |
+| MCIS_CLOUD_READ_RATES | (reference limits) | status reads per second, e.g. `aws=10,gcp=12` |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Settings:
     localcloud_url: str
     localcloud_time_scale: float
     max_concurrent_activities: int
+    cloud_read_rates: str
 
     @property
     def temporal_host_port(self) -> tuple[str, int]:
@@ -51,6 +53,11 @@ class Settings:
     def run_dir(self) -> Path:
         return self.home / "run"
 
+    @property
+    def worker_ready_file(self) -> Path:
+        """The worker writes its pid here once it polls its task queue, removes it on exit."""
+        return self.run_dir / "worker.ready"
+
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
@@ -65,4 +72,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         localcloud_url=(env.get("MCIS_LOCALCLOUD_URL") or "http://127.0.0.1:7380").rstrip("/"),
         localcloud_time_scale=float(env.get("MCIS_LOCALCLOUD_TIME_SCALE") or 1.0),
         max_concurrent_activities=int(env.get("MCIS_MAX_CONCURRENT_ACTIVITIES") or 200),
+        cloud_read_rates=env.get("MCIS_CLOUD_READ_RATES") or "",
     )

@@ -10,13 +10,14 @@ import os
 import signal
 from datetime import timedelta
 
-from drivers.localcloud import local_drivers
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.registry import all_activities
+from drivers.localcloud import local_drivers
+from drivers.rate_limit import RateLimiter, parse_rates
 from settings import Settings, load_settings
 from store.repository import Store
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
@@ -44,8 +45,12 @@ async def serve(settings: Settings) -> None:
         data_converter=pydantic_data_converter,
     )
     drivers = local_drivers(settings.localcloud_url)
-    deps = ActivityDeps(drivers=drivers, store=Store.from_settings(settings))
-    ready_file = settings.run_dir / "worker.ready"
+    deps = ActivityDeps(
+        drivers=drivers,
+        store=Store.from_settings(settings),
+        read_limiter=RateLimiter(parse_rates(settings.cloud_read_rates)),
+    )
+    ready_file = settings.worker_ready_file
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

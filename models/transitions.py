@@ -122,9 +122,7 @@ def plan_action(vms: Sequence[tuple[str, VmStatus]], action: Action) -> ActionPl
 def allowed_actions(vms: Sequence[tuple[str, VmStatus]]) -> list[Action]:
     """Actions that would be accepted now and change something."""
     return [
-        action
-        for action in Action
-        if (plan := plan_action(vms, action)).allowed and plan.affected
+        action for action in Action if (plan := plan_action(vms, action)).allowed and plan.affected
     ]
 
 

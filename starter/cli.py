@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from starter import (
     catalog_commands,
+    lifecycle_commands,
     localcloud_commands,
     mcis_commands,
     namespace_commands,
@@ -39,6 +40,22 @@ def _command(
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.set_defaults(handler=handler)
+    return parser
+
+
+def _mcis_command(
+    sub: argparse._SubParsersAction[_Parser], name: str, handler: Handler, help_text: str
+) -> _Parser:
+    parser = _command(sub, name, handler, help_text)
+    parser.add_argument("namespace")
+    parser.add_argument("name")
+    return parser
+
+
+def _forcible(parser: _Parser) -> _Parser:
+    parser.add_argument(
+        "--force", action="store_true", help="queue it even while another operation runs"
+    )
     return parser
 
 
@@ -112,19 +129,43 @@ def build_parser() -> _Parser:
     create.add_argument("--on-partial-failure", dest="policy", choices=POLICIES, default="continue")
     create.add_argument("--no-wait", action="store_true", help="return once started")
 
-    for name, handler, text in (
-        ("status", mcis_commands.status, "show an MCIS and its VMs"),
-        ("delete", mcis_commands.delete, "terminate every VM and delete the MCIS"),
+    status = _mcis_command(top, "status", mcis_commands.status, "show an MCIS and its VMs")
+    status.add_argument("--refresh", action="store_true", help="read every VM from its cloud")
+    _forcible(
+        _mcis_command(top, "delete", mcis_commands.delete, "terminate every VM, delete the MCIS")
+    )
+    for action, text in (
+        ("suspend", "suspend VMs (MCIS, --group or --vm)"),
+        ("resume", "resume suspended VMs"),
+        ("reboot", "reboot running VMs"),
+        ("terminate", "terminate VMs (they stay listed as Terminated)"),
+        ("refine", "drop Failed and Undefined VMs"),
     ):
-        parser = _command(top, name, handler, text)
-        parser.add_argument("namespace")
-        parser.add_argument("name")
-        if name == "delete":
-            parser.add_argument(
-                "--force",
-                action="store_true",
-                help="queue the deletion even while another action runs",
-            )
+        parser = _forcible(_mcis_command(top, action, lifecycle_commands.action, text))
+        parser.add_argument("--group")
+        parser.add_argument("--vm")
+        parser.set_defaults(command=action)
+    for action, text in (
+        ("scale-out", "add VMs to a group (its spec, image and network)"),
+        ("scale-in", "remove the newest VMs of a group"),
+    ):
+        parser = _forcible(_mcis_command(top, action, lifecycle_commands.scale, text))
+        parser.add_argument("--group", required=True)
+        parser.add_argument("--count", type=int, required=True)
+        parser.set_defaults(command=action)
+    add = _forcible(_mcis_command(top, "add-group", lifecycle_commands.add_group, "add a VM group"))
+    add.add_argument("--group", required=True, help="SPEC_ID,IMAGE_ID,COUNT")
+    add.add_argument("--group-name", required=True)
+    remove = _mcis_command(top, "remove-vm", lifecycle_commands.remove_vm, "drop one VM")
+    _forcible(remove).add_argument("vm")
+    _forcible(
+        _mcis_command(
+            top,
+            "reconcile",
+            lifecycle_commands.reconcile,
+            "adopt VMs the cloud holds for this MCIS, report vanished ones",
+        )
+    )
     _command(top, "list", mcis_commands.list_mcis, "list the MCIS of a namespace").add_argument(
         "namespace"
     )

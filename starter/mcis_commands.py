@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from temporalio.client import (
-    WorkflowExecutionStatus,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -16,67 +14,21 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from models.mcis import McisView
-from models.naming import InvalidNameError, check_name, mcis_workflow_id
-from models.operations import McisWorkflowInput
+from models.lifecycle import OperationKind
+from models.naming import mcis_workflow_id
+from models.operations import McisWorkflowInput, OperationRequest
 from models.status import aggregate
 from starter.context import Context
 from starter.errors import FAILED, CliError
+from starter.lifecycle_commands import run_operation
 from starter.output import print_json, print_table, progress
 from starter.requests import check_request, load_request_file, request_from_groups
+from starter.views import checked_name, running_handle, show
 from starter.watch import query_status, watch
 from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
-
-
-def checked_name(value: str, what: str) -> str:
-    try:
-        return check_name(value, what)
-    except InvalidNameError as exc:
-        raise CliError(str(exc)) from None
-
-
-async def running_handle(
-    ctx: Context, namespace: str, name: str
-) -> WorkflowHandle[McisWorkflow, McisView]:
-    """The workflow of a live MCIS, or a clear 'not found'."""
-    client = await ctx.client()
-    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
-    try:
-        description = await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        description = None
-    if description is None or description.status != WorkflowExecutionStatus.RUNNING:
-        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
-    return handle
-
-
-def show(view: McisView, as_json: bool) -> None:
-    if as_json:
-        print_json(view)
-        return
-    print(f"MCIS {view.namespace}/{view.name}  {view.display}  phase: {view.phase}")
-    if view.target_action != "None":
-        print(f"target: {view.target_action} -> {view.target_status}")
-    rows = [
-        (
-            vm.id,
-            vm.group,
-            vm.status.value,
-            vm.native_status or "-",
-            vm.provider,
-            vm.region,
-            vm.public_ip or "-",
-            vm.error or "",
-        )
-        for vm in view.vms
-    ]
-    print_table(["VM", "GROUP", "STATUS", "NATIVE", "CLOUD", "REGION", "IP", "ERROR"], rows)
 
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
@@ -125,6 +77,8 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def status(ctx: Context, args: argparse.Namespace) -> int:
+    if args.refresh:
+        return await run_operation(ctx, args, OperationRequest(kind=OperationKind.REFRESH))
     handle = await running_handle(ctx, args.namespace, args.name)
     view = await query_status(handle)
     if view is None:

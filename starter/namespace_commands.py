@@ -7,8 +7,8 @@ import argparse
 from models.records import NamespaceRecord
 from starter.context import Context
 from starter.errors import CliError
-from starter.mcis_commands import checked_name
 from starter.output import print_json, print_table
+from starter.views import checked_name
 from store.errors import StoreError
 
 

@@ -77,24 +77,34 @@ async def check_request(ctx: Context, namespace: str, request: McisRequest) -> N
         raise CliError(f"MCIS {request.name!r} already exists in namespace {namespace!r}")
     catalog: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     for group in request.groups:
-        key = (group.provider, group.region)
-        if key not in catalog:
-            catalog[key] = await _region_catalog(ctx, *key)
-        specs, images = catalog[key]
-        spec_name, image_name = split_catalog_id(group.spec)[2], split_catalog_id(group.image)[2]
-        where = f"--provider {group.provider} --region {group.region}"
-        if spec_name not in specs:
-            raise CliError(
-                f"group {group.name!r}: unknown spec {group.spec!r} "
-                f"(see `mcis catalog specs {where}`)"
-            )
-        if image_name not in images:
-            raise CliError(
-                f"group {group.name!r}: unknown image {group.image!r} "
-                f"(see `mcis catalog images {where}`)"
-            )
-        if group.is_static:
-            _check_static(ctx, namespace, group)
+        await check_group(ctx, namespace, group, catalog)
+
+
+async def check_group(
+    ctx: Context,
+    namespace: str,
+    group: GroupRequest,
+    catalog: dict[tuple[str, str], tuple[set[str], set[str]]] | None = None,
+) -> None:
+    """Raise CliError unless the group's spec, image and (static) resources exist."""
+    catalog = {} if catalog is None else catalog
+    key = (group.provider, group.region)
+    if key not in catalog:
+        catalog[key] = await _region_catalog(ctx, *key)
+    specs, images = catalog[key]
+    spec_name, image_name = split_catalog_id(group.spec)[2], split_catalog_id(group.image)[2]
+    where = f"--provider {group.provider} --region {group.region}"
+    if spec_name not in specs:
+        raise CliError(
+            f"group {group.name!r}: unknown spec {group.spec!r} (see `mcis catalog specs {where}`)"
+        )
+    if image_name not in images:
+        raise CliError(
+            f"group {group.name!r}: unknown image {group.image!r} "
+            f"(see `mcis catalog images {where}`)"
+        )
+    if group.is_static:
+        _check_static(ctx, namespace, group)
 
 
 async def _region_catalog(ctx: Context, provider: str, region: str) -> tuple[set[str], set[str]]:

@@ -20,8 +20,8 @@ from models.operations import (
 from models.records import ResourceKind, ResourceRecord
 from starter.context import Context
 from starter.errors import FAILED, CliError
-from starter.mcis_commands import checked_name
 from starter.output import print_json, print_table
+from starter.views import checked_name
 from workflows.failures import failure_message
 from workflows.mcir import ResourceWorkflow, ResourceWorkflowInput, resource_workflow_id
 

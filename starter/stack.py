@@ -35,8 +35,6 @@ from workflows.search_attributes import DEV_SERVER_FLAGS
 
 Progress = Callable[[str], None]
 
-WORKER_READY_FILE = "worker.ready"
-"""In MCIS_HOME/run: the worker writes its pid there once it polls its task queue."""
 
 PROBE_TIMEOUT = 2.0
 """Seconds one readiness probe may take (a half-started server may accept and not answer)."""
@@ -120,6 +118,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "MCIS_LOCALCLOUD_URL": settings.localcloud_url,
         "MCIS_LOCALCLOUD_TIME_SCALE": str(settings.localcloud_time_scale),
         "MCIS_MAX_CONCURRENT_ACTIVITIES": str(settings.max_concurrent_activities),
+        "MCIS_CLOUD_READ_RATES": settings.cloud_read_rates,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -205,11 +204,9 @@ def components(settings: Settings) -> tuple[Component, ...]:
             args=(),
             address=f"{settings.temporal_address} (task queue {settings.task_queue})",
             listens=(),
-            probe=lambda pid: (
-                "" if processes.read_pid(settings.run_dir / WORKER_READY_FILE) == pid else None
-            ),
+            probe=lambda pid: "" if processes.read_pid(settings.worker_ready_file) == pid else None,
             ready_timeout=20.0,
-            leftovers=(WORKER_READY_FILE,),
+            leftovers=(settings.worker_ready_file.name,),
         ),
     )
 

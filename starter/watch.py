@@ -18,7 +18,12 @@ POLL_S = 0.5
 
 def progress_line(view: McisView) -> str:
     counts = ", ".join(f"{status.value} {n}" for status, n in view.counts.items())
-    line = f"{view.name}: {view.phase}, {view.display.split(',')[0]}"
+    doing = (
+        f"{view.operation.kind.value} {view.operation.state.value}"
+        if view.operation
+        else view.phase
+    )
+    line = f"{view.name}: {doing}, {view.display.split(',')[0]}"
     return f"{line} [{counts}]" if counts else line
 
 

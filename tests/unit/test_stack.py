@@ -18,7 +18,6 @@ import pytest
 from settings import Settings, load_settings
 from starter import processes
 from starter.stack import (
-    WORKER_READY_FILE,
     Stack,
     StackError,
     child_env,
@@ -231,7 +230,7 @@ def test_whole_stack_up_twice_worker_crash_and_down(stack: Stack, settings: Sett
     assert status.localcloud_backend
     pids = {c.name: c.pid for c in status.components}
     assert stack.up().components == status.components  # again: nothing new started
-    ready_file = settings.run_dir / WORKER_READY_FILE
+    ready_file = settings.worker_ready_file
     assert ready_file.read_text().strip() == str(pids["worker"])
 
     stack.kill_component("worker", signal.SIGKILL)

@@ -1,0 +1,61 @@
+"""Reaching a live MCIS and showing it: name checks, the handle of its workflow, the status
+table (or JSON)."""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.mcis import McisView
+from models.naming import InvalidNameError, check_name, mcis_workflow_id
+from starter.context import Context
+from starter.errors import CliError
+from starter.output import print_json, print_table
+from workflows.mcis import McisWorkflow
+
+
+def checked_name(value: str, what: str) -> str:
+    try:
+        return check_name(value, what)
+    except InvalidNameError as exc:
+        raise CliError(str(exc)) from None
+
+
+async def running_handle(
+    ctx: Context, namespace: str, name: str
+) -> WorkflowHandle[McisWorkflow, McisView]:
+    """The workflow of a live MCIS, or a clear 'not found'."""
+    client = await ctx.client()
+    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        description = None
+    if description is None or description.status != WorkflowExecutionStatus.RUNNING:
+        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
+    return handle
+
+
+def show(view: McisView, as_json: bool) -> None:
+    if as_json:
+        print_json(view)
+        return
+    print(f"MCIS {view.namespace}/{view.name}  {view.display}  phase: {view.phase}")
+    if view.target_action != "None":
+        print(f"target: {view.target_action} -> {view.target_status}")
+    rows = [
+        (
+            vm.id,
+            vm.group,
+            vm.status.value,
+            vm.native_status or "-",
+            vm.provider,
+            vm.region,
+            vm.public_ip or "-",
+            vm.error or "",
+        )
+        for vm in view.vms
+    ]
+    print_table(["VM", "GROUP", "STATUS", "NATIVE", "CLOUD", "REGION", "IP", "ERROR"], rows)
