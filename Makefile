@@ -34,7 +34,9 @@ e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/create_mcis.py
+	$(BIN)/python -m bench.create_mcis --vms 200 --regions 10 --boot 5
+	$(BIN)/python -m bench.create_mcis --vms 1000 --regions 10 --boot 5
+	$(BIN)/python -m bench.lifecycle --vms 200 --regions 10 --transition 5
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -3,8 +3,8 @@ local cloud, on a private embedded stack. Prints the wall time from the start of
 every VM Running, and the overhead over the baseline D (the wall time of a perfect orchestrator,
 which starts every VM at once and sees it Running the moment it boots).
 
-    python bench/create_mcis.py --vms 200 --regions 10 --boot 5
-    python bench/create_mcis.py --vms 1000 --regions 10 --boot 5 --json
+    python -m bench.create_mcis --vms 200 --regions 10 --boot 5
+    python -m bench.create_mcis --vms 1000 --regions 10 --boot 5 --json
 """
 
 from __future__ import annotations

@@ -1,0 +1,120 @@
+"""Benchmark: suspend then resume an MCIS of N VMs whose VMs take D seconds per transition at
+the local cloud, on a private embedded stack. Prints each action's wall time (from the Update to
+every VM at its target) and its overhead over the baseline D (a perfect orchestrator acts on
+every VM at once and sees it arrive the moment it does).
+
+    python bench/lifecycle.py --vms 200 --regions 10 --transition 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from bench.create_mcis import plan, private_settings
+from models.mcis import McisView
+from models.naming import mcis_workflow_id
+from models.operations import McisWorkflowInput, OperationRequest
+from models.records import NamespaceRecord
+from settings import Settings
+from starter.stack import Stack
+from store.repository import Store
+from workflows.mcis import McisWorkflow
+
+
+async def until(handle: WorkflowHandle[McisWorkflow, McisView], done: object) -> McisView:
+    while True:
+        view = await handle.query(McisWorkflow.status)
+        if callable(done) and done(view):
+            return view
+        await asyncio.sleep(0.05)
+
+
+async def timed_action(handle: WorkflowHandle[McisWorkflow, McisView], kind: str) -> float:
+    started = time.monotonic()
+    accepted = await handle.execute_update(McisWorkflow.operate, OperationRequest(kind=kind))
+    view = await until(handle, lambda v: any(op.id == accepted.id for op in v.operations))
+    wall = time.monotonic() - started
+    target = "Suspended" if kind == "suspend" else "Running"
+    if view.status != target:
+        raise SystemExit(f"{kind} ended {view.display}")
+    return wall
+
+
+async def measure(settings: Settings, vms: int, regions: int) -> dict[str, float]:
+    client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
+    Store.from_settings(settings).create_namespace(NamespaceRecord(name="bench"))
+    request = plan(settings, vms, regions)
+    handle = await client.start_workflow(
+        McisWorkflow.run,
+        McisWorkflowInput(namespace="bench", request=request),
+        id=mcis_workflow_id("bench", request.name),
+        task_queue=settings.task_queue,
+    )
+    await until(handle, lambda v: v.phase != "creating")
+    figures = {
+        "suspend_wall_s": await timed_action(handle, "suspend"),
+        "resume_wall_s": await timed_action(handle, "resume"),
+    }
+    await handle.execute_update(McisWorkflow.delete, False)
+    await handle.result()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=200)
+    parser.add_argument("--regions", type=int, default=10)
+    parser.add_argument("--transition", type=float, default=5.0, help="D: seconds per stop/start")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mcis-bench-") as home:
+        settings = private_settings(Path(home))
+        stack = Stack(settings)
+        stack.up()
+        try:
+            timings = {
+                "flavor": "*",
+                "boot_s": 1.0,
+                "stop_s": args.transition,
+                "start_s": args.transition,
+                "terminate_s": 0.5,
+            }
+            url = f"{settings.localcloud_url}/admin/timings"
+            httpx.put(url, json=timings, trust_env=False).raise_for_status()
+            figures = asyncio.run(measure(settings, args.vms, args.regions))
+        finally:
+            stack.down()
+    result = {
+        "vms": args.vms,
+        "regions": args.regions,
+        "baseline_s": args.transition,
+        **figures,
+        "suspend_overhead_s": figures["suspend_wall_s"] - args.transition,
+        "resume_overhead_s": figures["resume_wall_s"] - args.transition,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"{args.vms} VMs over {args.regions} regions, transition D={args.transition:.1f}s "
+            f"(baseline): suspend {figures['suspend_wall_s']:.2f}s "
+            f"(overhead {result['suspend_overhead_s']:.2f}s), resume "
+            f"{figures['resume_wall_s']:.2f}s (overhead {result['resume_overhead_s']:.2f}s)"
+        )
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
