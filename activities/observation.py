@@ -13,7 +13,9 @@ def apply_observation(vm: VmRecord, seen: CloudVm | None, action: TargetAction) 
     if seen is None:
         status = to_canonical(vm.provider, None, action)
         return vm.model_copy(update={"status": status, "native_status": None})
-    status = to_canonical(vm.provider, seen.native_status, action, seen.failure_reason)
+    status = to_canonical(
+        seen.cloud or vm.provider, seen.native_status, action, seen.failure_reason
+    )
     return vm.model_copy(
         update={
             "csp_id": seen.csp_id,

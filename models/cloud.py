@@ -75,11 +75,12 @@ class CloudVm(BaseModel):
 
     csp_id: str
     name: str
-    provider: str
+    provider: str  # the connection the VM was reached through (e.g. aws, or my-aws-account)
     region: str
     spec: str
     image: str
     native_status: str
+    cloud: str = ""  # which cloud's native states `native_status` speaks (default: provider)
     failure_reason: str | None = None
     public_ip: str | None = None
     private_ip: str | None = None
