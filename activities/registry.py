@@ -7,12 +7,14 @@ from typing import Any
 
 from activities.deps import ActivityDeps
 from activities.records import RecordActivities
+from activities.remote import RemoteActivities
 from activities.resources import ResourceActivities
 from activities.vms import VmActivities
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     resources, vms, records = ResourceActivities(deps), VmActivities(deps), RecordActivities(deps)
+    remote = RemoteActivities(deps)
     return [
         resources.ensure_vnet,
         resources.ensure_security_group,
@@ -29,4 +31,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         records.set_mcis_phase,
         records.forget_vms,
         records.forget_mcis,
+        remote.remote_targets,
+        remote.run_remote,
+        remote.forget_upload,
     ]

@@ -54,6 +54,11 @@ def vm_index(name: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+def vm_order(name: str) -> tuple[str, int, str]:
+    """Sort key putting `web-2` before `web-10`."""
+    return (name.rpartition("-")[0], vm_index(name), name)
+
+
 def cloud_vm_name(namespace: str, mcis: str, vm: str) -> str:
     """The name the VM carries at the cloud, unique per namespace."""
     return f"{namespace}-{mcis}-{vm}"

@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
+from remote.apps import APPS
 from starter import (
     catalog_commands,
     lifecycle_commands,
     localcloud_commands,
     mcis_commands,
     namespace_commands,
+    remote_commands,
     resource_commands,
     stack_commands,
 )
@@ -57,6 +59,13 @@ def _forcible(parser: _Parser) -> _Parser:
         "--force", action="store_true", help="queue it even while another operation runs"
     )
     return parser
+
+
+def _remote_options(parser: _Parser) -> None:
+    parser.add_argument("--group")
+    parser.add_argument("--vm")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per VM")
+    parser.add_argument("--concurrency", type=int, default=50, help="VMs at once")
 
 
 def _groups(parser: _Parser, title: str) -> argparse._SubParsersAction[_Parser]:
@@ -168,6 +177,30 @@ def build_parser() -> _Parser:
     )
     _command(top, "list", mcis_commands.list_mcis, "list the MCIS of a namespace").add_argument(
         "namespace"
+    )
+
+    for name, handler, text in (
+        ("cmd", remote_commands.cmd, "run a command on the VMs over SSH: mcis cmd NS NAME -- CMD"),
+        ("put", remote_commands.put, "copy a file to the VMs"),
+    ):
+        parser = _mcis_command(top, name, handler, text)
+        _remote_options(parser)
+        if name == "cmd":
+            parser.add_argument("command", nargs=argparse.REMAINDER)
+        else:
+            parser.add_argument("source")
+            parser.add_argument("destination")
+    deploy = _groups(top.add_parser("deploy", help="deploy an app on every VM"), "apps")
+    for app in sorted(APPS):
+        parser = _mcis_command(deploy, app, remote_commands.deploy, f"deploy {app} on the VMs")
+        _remote_options(parser)
+        parser.set_defaults(app=app)
+    access = _mcis_command(top, "access", remote_commands.access, "how to reach the VMs")
+    access.add_argument("--key-file", help="write the private key there (mode 0600)")
+    access.add_argument(
+        "--forget-host-keys",
+        action="store_true",
+        help="forget recorded host keys (after a VM was rebuilt)",
     )
 
     lc = _groups(

@@ -39,6 +39,7 @@ from store.errors import AlreadyExistsError, InUseError, NotFoundError, StoreErr
 from store.secrets import SecretBox, load_secret_box
 from store.tables import (
     ROWS,
+    HostKeyRow,
     McisRow,
     NamespaceRow,
     ResourceRow,
@@ -191,6 +192,21 @@ class Store:
     def has_secret(self, ref: str) -> bool:
         with self._session() as session:
             return session.get(SecretRow, ref) is not None
+
+    # SSH host keys (trust on first use)
+
+    def get_host_key(self, ref: str) -> str | None:
+        with self._session() as session:
+            row = session.get(HostKeyRow, ref)
+            return None if row is None else row.key
+
+    def put_host_key(self, ref: str, key: str) -> None:
+        with self._session(write=True) as session:
+            self._upsert(session, [HostKeyRow(ref=ref, key=key)])
+
+    def forget_host_key(self, ref: str) -> None:
+        with self._session(write=True) as session:
+            session.exec(delete(HostKeyRow).where(col(HostKeyRow.ref) == ref))
 
     # MCIS
 

@@ -65,6 +65,16 @@ class SecretRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
+class HostKeyRow(SQLModel, table=True):
+    """SSH host keys recorded on first contact with a VM (trust on first use)."""
+
+    __tablename__ = "host_keys"
+
+    ref: str = Field(primary_key=True)  # provider/csp_id of the VM
+    key: str  # "<type> <base64>", as in known_hosts
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
+
+
 class McisRow(SQLModel, table=True):
     __tablename__ = "mcis"
 
@@ -103,7 +113,14 @@ class VmRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 
-ROWS: tuple[type[SQLModel], ...] = (NamespaceRow, ResourceRow, SecretRow, McisRow, VmRow)
+ROWS: tuple[type[SQLModel], ...] = (
+    NamespaceRow,
+    ResourceRow,
+    SecretRow,
+    HostKeyRow,
+    McisRow,
+    VmRow,
+)
 """Every table of the store, in creation order."""
 
 

@@ -7,8 +7,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflows.mcir import ResourceWorkflow
 from workflows.mcis import McisWorkflow
+from workflows.remote import RemoteWorkflow
 
-ALL_WORKFLOWS: list[type] = [McisWorkflow, ResourceWorkflow]
+ALL_WORKFLOWS: list[type] = [McisWorkflow, ResourceWorkflow, RemoteWorkflow]
 
 PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models")
 

@@ -538,8 +538,17 @@ def test_dump_lists_every_table_as_json(store: Store) -> None:
 
     dump = store.dump()
 
-    assert set(dump) == {"namespaces", "resources", "secrets", "mcis", "vms"}
+    assert set(dump) == {"namespaces", "resources", "secrets", "host_keys", "mcis", "vms"}
     assert dump["vms"][0]["status"] == "Creating"
     assert dump["vms"][0]["security_groups"] == ["sg"]
     assert json.loads(json.dumps(dump)) == dump
     assert datetime.fromisoformat(dump["namespaces"][0]["created_at"]).utcoffset() is not None
+
+
+def test_host_keys_are_recorded_replaced_and_forgotten(store: Store) -> None:
+    assert store.get_host_key("aws/i-1") is None
+    store.put_host_key("aws/i-1", "ssh-ed25519 AAAA1")
+    store.put_host_key("aws/i-1", "ssh-ed25519 AAAA2")
+    assert store.get_host_key("aws/i-1") == "ssh-ed25519 AAAA2"
+    store.forget_host_key("aws/i-1")
+    assert store.get_host_key("aws/i-1") is None

@@ -1,0 +1,89 @@
+"""Contracts of remote operations over SSH: which VMs, what ran, what it gave back. No key
+material: a target names its SSH key resource; activities read the key from the store."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+MAX_OUTPUT_CHARS = 64_000
+"""Each stream kept per VM (the tail beyond it is cut and marked)."""
+
+
+class VmTarget(BaseModel):
+    vm: str
+    group: str
+    provider: str
+    region: str
+    csp_id: str
+    host: str
+    port: int = 22
+    user: str = "root"
+    ssh_key: str  # resource name of the SSH key in the namespace
+
+    @property
+    def host_key_ref(self) -> str:
+        return f"{self.provider}/{self.csp_id}"
+
+
+class RemoteResult(BaseModel):
+    """What one command gave on one VM (`mcis cmd --json` rows)."""
+
+    vm: str
+    exit_code: int | None  # None: it did not run to an end (see error)
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    error: str | None = None  # connection, host key or timeout problems
+
+
+class TargetQuery(BaseModel):
+    namespace: str
+    mcis: str
+    group: str | None = None
+    vm: str | None = None
+
+
+class RemoteTargets(BaseModel):
+    targets: list[VmTarget] = Field(default_factory=list)
+    skipped: list[RemoteResult] = Field(default_factory=list)  # VMs not Running
+
+
+class RemoteJob(BaseModel):
+    """Run `command` (and/or put the file stored under `file_ref` at `destination`) on one VM."""
+
+    namespace: str
+    mcis: str
+    target: VmTarget
+    command: str | None = None
+    file_ref: str | None = None
+    destination: str | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the command sees of its VM (the reference's placeholders, as variables)."""
+        t = self.target
+        return {
+            "MCIS_NAMESPACE": self.namespace,
+            "MCIS_NAME": self.mcis,
+            "MCIS_VM": t.vm,
+            "MCIS_GROUP": t.group,
+            "MCIS_PROVIDER": t.provider,
+            "MCIS_REGION": t.region,
+            "MCIS_IP": t.host,
+        }
+
+
+class RemoteWorkflowInput(BaseModel):
+    query: TargetQuery
+    command: str | None = None
+    file_ref: str | None = None
+    destination: str | None = None
+    timeout_s: float = Field(default=120.0, gt=0)
+    concurrency: int = Field(default=50, ge=1)
+
+
+def clip(text: str) -> str:
+    if len(text) <= MAX_OUTPUT_CHARS:
+        return text
+    return text[:MAX_OUTPUT_CHARS] + f"\n[... {len(text) - MAX_OUTPUT_CHARS} more characters cut]"

@@ -1,0 +1,159 @@
+"""One SSH session to one VM with fabric/paramiko: TCP_NODELAY on the socket (paramiko does not
+set it: every exec would stall ~40 ms), the host key checked against the one recorded on first
+contact (trust on first use), a timeout on every command, the private key only in memory."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shlex
+import socket
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+import paramiko
+from fabric import Config, Connection
+from invoke.exceptions import CommandTimedOut
+
+from models.remote import RemoteResult, VmTarget, clip
+
+CONNECT_TIMEOUT_S = 30.0  # the reference's SSH connect timeout
+
+
+class HostKeys(Protocol):
+    def get_host_key(self, ref: str) -> str | None: ...
+
+    def put_host_key(self, ref: str, key: str) -> None: ...
+
+
+class RemoteError(Exception):
+    """The VM could not be reached or did not answer as it should; the message says why."""
+
+
+class HostKeyMismatchError(RemoteError):
+    """The VM presented another host key than the one recorded on first contact."""
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    return str(key.fingerprint)
+
+
+def _recorded_key(line: str) -> paramiko.PKey:
+    key_type, _, data = line.partition(" ")
+    return paramiko.PKey.from_type_string(key_type, base64.b64decode(data))
+
+
+def _private_key(pem: str) -> paramiko.PKey:
+    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            key: paramiko.PKey = key_class.from_private_key(io.StringIO(pem))
+        except paramiko.SSHException:
+            continue
+        return key
+    raise RemoteError("the SSH key is not an ed25519, ECDSA or RSA private key")
+
+
+class _RecordOnFirstUse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # untyped base
+    def __init__(self, target: VmTarget, host_keys: HostKeys) -> None:
+        self._target, self._host_keys = target, host_keys
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        self._host_keys.put_host_key(
+            self._target.host_key_ref, f"{key.get_name()} {key.get_base64()}"
+        )
+
+
+def _connection(target: VmTarget, private_key: str, host_keys: HostKeys) -> Connection:
+    pkey = _private_key(private_key)
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=CONNECT_TIMEOUT_S)
+    except OSError as exc:
+        raise RemoteError(
+            f"cannot reach {target.vm} at {target.host}:{target.port}: {exc}"
+        ) from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connection = Connection(
+        target.host,
+        user=target.user,
+        port=target.port,
+        config=Config(overrides={"load_ssh_configs": False}),
+        connect_timeout=CONNECT_TIMEOUT_S,
+        connect_kwargs={"sock": sock, "pkey": pkey, "look_for_keys": False, "allow_agent": False},
+    )
+    client = connection.client
+    client.get_host_keys().clear()
+    recorded = host_keys.get_host_key(target.host_key_ref)
+    if recorded is None:
+        client.set_missing_host_key_policy(_RecordOnFirstUse(target, host_keys))
+    else:
+        name = target.host if target.port == 22 else f"[{target.host}]:{target.port}"
+        expected = _recorded_key(recorded)
+        client.get_host_keys().add(name, expected.get_name(), expected)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        connection.open()
+    except paramiko.BadHostKeyException as exc:
+        sock.close()
+        raise HostKeyMismatchError(
+            f"host key of {target.vm} ({target.host}) changed: recorded "
+            f"{fingerprint(exc.expected_key)}, presented {fingerprint(exc.key)}; if the VM was "
+            "rebuilt, forget the old key (`mcis access NS NAME --forget-host-keys`)"
+        ) from None
+    except (paramiko.SSHException, OSError) as exc:
+        sock.close()
+        raise RemoteError(f"SSH to {target.vm} at {target.host} failed: {exc}") from None
+    return connection
+
+
+def with_environment(command: str, env: Mapping[str, str]) -> str:
+    """`command` preceded by exported variables, each value shell-quoted (no injection)."""
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items()))
+    return f"export {exports}; {command}" if exports else command
+
+
+def run(
+    target: VmTarget,
+    private_key: str,
+    host_keys: HostKeys,
+    command: str | None,
+    timeout_s: float,
+    upload: tuple[bytes, str] | None = None,
+) -> RemoteResult:
+    """Put `upload` = (content, remote path) if given, then run `command` if given."""
+    started = time.monotonic()
+
+    def result(**fields: object) -> RemoteResult:
+        return RemoteResult.model_validate(
+            {"vm": target.vm, "duration_s": round(time.monotonic() - started, 4), **fields}
+        )
+
+    try:
+        connection = _connection(target, private_key, host_keys)
+    except RemoteError as exc:
+        return result(exit_code=None, error=str(exc))
+    try:
+        if upload is not None:
+            content, path = upload
+            quoted = shlex.quote(path)
+            put = connection.run(
+                f'mkdir -p "$(dirname {quoted})" && cat > {quoted}',
+                in_stream=io.BytesIO(content),
+                hide=True,
+                warn=True,
+                timeout=timeout_s,
+            )
+            if put.exited != 0:
+                return result(exit_code=put.exited, stderr=clip(put.stderr), error="put failed")
+        if command is None:
+            return result(exit_code=0)
+        done = connection.run(command, hide=True, warn=True, timeout=timeout_s, in_stream=False)
+        return result(exit_code=done.exited, stdout=clip(done.stdout), stderr=clip(done.stderr))
+    except CommandTimedOut:
+        return result(exit_code=None, error=f"timed out after {timeout_s:g}s")
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        return result(exit_code=None, error=f"SSH session to {target.vm} broke: {exc}")
+    finally:
+        connection.close()

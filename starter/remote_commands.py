@@ -1,0 +1,186 @@
+"""`mcis cmd|put|deploy|access`: commands, files and apps on the VMs of an MCIS over SSH (through
+the remote workflow), and the addresses and key to reach them yourself."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import uuid
+from pathlib import Path
+
+from temporalio.client import WorkflowFailureError
+
+from activities.remote import upload_ref
+from models.naming import vm_order
+from models.records import ResourceKind
+from models.remote import RemoteResult, RemoteWorkflowInput, TargetQuery
+from remote.apps import APPS
+from starter.context import Context
+from starter.errors import FAILED, CliError
+from starter.output import print_json, print_table, progress
+from starter.views import checked_name
+from workflows.failures import failure_message
+from workflows.remote import RemoteWorkflow
+
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+
+
+def _query(ctx: Context, args: argparse.Namespace) -> TargetQuery:
+    namespace = checked_name(args.namespace, "namespace")
+    if ctx.store.get_mcis(namespace, args.name) is None:
+        raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
+    return TargetQuery(namespace=namespace, mcis=args.name, group=args.group, vm=args.vm)
+
+
+async def _run(
+    ctx: Context, inp: RemoteWorkflowInput, what: str, quiet: bool
+) -> list[RemoteResult]:
+    client = await ctx.client()
+    workflow_id = f"remote/{inp.query.namespace}/{inp.query.mcis}/{uuid.uuid4().hex[:12]}"
+    if not quiet:
+        progress(f"{what} on {inp.query.namespace}/{inp.query.mcis}: workflow {workflow_id}")
+    try:
+        return await client.execute_workflow(
+            RemoteWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
+        )
+    except WorkflowFailureError as exc:
+        raise CliError(failure_message(exc), FAILED) from None
+
+
+def _exit_code(results: list[RemoteResult]) -> int:
+    return 0 if results and all(r.exit_code == 0 for r in results) else FAILED
+
+
+def _show(results: list[RemoteResult], as_json: bool) -> None:
+    if as_json:
+        print_json(results)
+        return
+    for r in results:
+        status = f"exit {r.exit_code}" if r.exit_code is not None else f"error: {r.error}"
+        print(f"== {r.vm} ({status}, {r.duration_s:.2f}s)")
+        if r.stdout:
+            print(r.stdout.rstrip("\n"))
+        if r.stderr:
+            print("[stderr] " + r.stderr.rstrip("\n").replace("\n", "\n[stderr] "))
+
+
+async def cmd(ctx: Context, args: argparse.Namespace) -> int:
+    words = [w for w in args.command if w != "--"] if args.command[:1] == ["--"] else args.command
+    if not words:
+        raise CliError("give the command after --, e.g. mcis cmd dev web -- hostname")
+    command = " ".join(words)
+    inp = RemoteWorkflowInput(
+        query=_query(ctx, args),
+        command=command,
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+    )
+    results = await _run(ctx, inp, f"running {command!r}", args.json)
+    _show(results, args.json)
+    return _exit_code(results)
+
+
+async def put(ctx: Context, args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    if not source.is_file():
+        raise CliError(f"{args.source!r} is not a file")
+    if source.stat().st_size > MAX_UPLOAD_BYTES:
+        raise CliError(f"{args.source!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
+    if not args.destination.startswith("/"):
+        raise CliError(f"destination {args.destination!r} must be an absolute path on the VMs")
+    query = _query(ctx, args)
+    ref = upload_ref(uuid.uuid4().hex)
+    ctx.store.put_secret(ref, base64.b64encode(source.read_bytes()).decode())
+    inp = RemoteWorkflowInput(
+        query=query,
+        file_ref=ref,
+        destination=args.destination,
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+    )
+    results = await _run(ctx, inp, f"putting {source.name} at {args.destination}", args.json)
+    _show(results, args.json)
+    return _exit_code(results)
+
+
+async def deploy(ctx: Context, args: argparse.Namespace) -> int:
+    inp = RemoteWorkflowInput(
+        query=_query(ctx, args),
+        command=APPS[args.app],
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+    )
+    results = await _run(ctx, inp, f"deploying {args.app}", args.json)
+    addresses = {vm.name: vm.public_ip for vm in ctx.store.list_vms(inp.query.namespace, args.name)}
+    rows = [
+        {
+            "vm": r.vm,
+            "ready": r.exit_code == 0,
+            "url": f"http://{addresses.get(r.vm)}",
+            "error": None if r.exit_code == 0 else (r.error or r.stderr.strip()[-300:]),
+        }
+        for r in results
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            if row["ready"]:
+                print(f"[{row['vm']}] WebServer is ready. Access {row['url']}")
+            else:
+                print(f"[{row['vm']}] failed: {row['error']}")
+    return _exit_code(results)
+
+
+async def access(ctx: Context, args: argparse.Namespace) -> int:
+    namespace = checked_name(args.namespace, "namespace")
+    if ctx.store.get_mcis(namespace, args.name) is None:
+        raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
+    vms = sorted(ctx.store.list_vms(namespace, args.name), key=lambda vm: vm_order(vm.name))
+    if args.forget_host_keys:
+        for vm in vms:
+            ctx.store.forget_host_key(f"{vm.provider}/{vm.csp_id}")
+    key_files: dict[str, str] = {}
+    if args.key_file:
+        keys = sorted({vm.ssh_key for vm in vms if vm.ssh_key})
+        for key_name in keys:
+            path = Path(args.key_file if len(keys) == 1 else f"{args.key_file}-{key_name}")
+            key_files[key_name] = str(_write_private_key(ctx, namespace, key_name, path))
+    rows = [
+        {
+            "vm": vm.name,
+            "user": "root",
+            "ip": vm.public_ip,
+            "port": 22,
+            "status": vm.status.value,
+            "ssh_key": vm.ssh_key,
+            "key_file": key_files.get(vm.ssh_key),
+        }
+        for vm in vms
+    ]
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table(
+        ["VM", "USER", "IP", "PORT", "STATUS", "SSH_KEY"],
+        [(r["vm"], r["user"], r["ip"] or "-", r["port"], r["status"], r["ssh_key"]) for r in rows],
+    )
+    for key_name, key_file in key_files.items():
+        print(
+            f"private key {key_name} written to {key_file} (mode 0600): ssh -i {key_file} root@IP"
+        )
+    return 0
+
+
+def _write_private_key(ctx: Context, namespace: str, key_name: str, path: Path) -> Path:
+    resource = ctx.store.get_resource(namespace, ResourceKind.SSH_KEY, key_name)
+    if resource is None or resource.secret_ref is None:
+        raise CliError(f"SSH key {key_name!r} has no private key in namespace {namespace!r}")
+    private_key = ctx.store.get_secret(resource.secret_ref)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(private_key)
+    os.chmod(path, 0o600)
+    return path

@@ -1,0 +1,88 @@
+"""The SSH layer against a real sshd on loopback: commands with exit codes and output, files,
+timeouts, host keys trusted on first use and refused when they change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from models.remote import VmTarget
+from remote.ssh import run, with_environment
+from starter.processes import free_port
+from tests.sshd_server import Sshd, sshd_available, start_sshd
+
+pytestmark = pytest.mark.skipif(not sshd_available(), reason="sshd is not installed")
+
+
+class MemoryHostKeys:
+    def __init__(self) -> None:
+        self.keys: dict[str, str] = {}
+
+    def get_host_key(self, ref: str) -> str | None:
+        return self.keys.get(ref)
+
+    def put_host_key(self, ref: str, key: str) -> None:
+        self.keys[ref] = key
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+def target(server: Sshd, port: int | None = None) -> VmTarget:
+    return VmTarget(
+        vm="web-1",
+        group="web",
+        provider="aws",
+        region="r",
+        csp_id="i-1",
+        host="127.0.0.1",
+        port=port or server.port,
+        ssh_key="k",
+    )
+
+
+def test_command_output_exit_code_and_environment(sshd: Sshd) -> None:
+    keys = MemoryHostKeys()
+    command = with_environment("echo $MCIS_VM; echo oops >&2; exit 3", {"MCIS_VM": "web-1; rm"})
+    result = run(target(sshd), sshd.private_key, keys, command, timeout_s=20)
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "web-1; rm\n", "oops\n")
+    assert result.error is None and result.duration_s > 0
+    assert list(keys.keys) == ["aws/i-1"] and keys.keys["aws/i-1"].startswith("ssh-ed25519 ")
+
+
+def test_put_then_read_a_file(sshd: Sshd, tmp_path: Path) -> None:
+    keys, path = MemoryHostKeys(), str(tmp_path / "deep" / "file.txt")
+    result = run(target(sshd), sshd.private_key, keys, f"cat {path}", 20, (b"hello\n", path))
+    assert (result.exit_code, result.stdout) == (0, "hello\n")
+
+
+def test_timeout_is_reported_not_raised(sshd: Sshd) -> None:
+    result = run(target(sshd), sshd.private_key, MemoryHostKeys(), "sleep 5", timeout_s=0.5)
+    assert result.exit_code is None and result.error == "timed out after 0.5s"
+
+
+def test_unreachable_vm_is_reported(sshd: Sshd) -> None:
+    result = run(target(sshd, free_port()), sshd.private_key, MemoryHostKeys(), "true", 5)
+    assert result.exit_code is None and "cannot reach web-1 at 127.0.0.1" in (result.error or "")
+
+
+def test_a_changed_host_key_is_refused(tmp_path: Path) -> None:
+    server = start_sshd(tmp_path / "sshd2")
+    keys = MemoryHostKeys()
+    try:
+        assert run(target(server), server.private_key, keys, "true", 20).exit_code == 0
+        assert run(target(server), server.private_key, keys, "true", 20).exit_code == 0
+        server.stop()
+        server.new_host_key()
+        server.start()
+        refused = run(target(server), server.private_key, keys, "touch /tmp/never", 20)
+    finally:
+        server.stop()
+    assert refused.exit_code is None
+    assert "host key of web-1 (127.0.0.1) changed: recorded SHA256:" in (refused.error or "")
