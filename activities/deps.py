@@ -1,11 +1,12 @@
-"""What activities need from the outside: the drivers by provider, the store, and the
-per-cloud rate limit of status reads."""
+"""What activities need from the outside: the drivers by provider, the store, the per-cloud
+rate limit of status reads, and a Temporal client to reach other workflows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from drivers.base import CloudDriver
@@ -18,6 +19,16 @@ class ActivityDeps:
     drivers: Mapping[str, CloudDriver]
     store: Store
     read_limiter: RateLimiter = field(default_factory=RateLimiter)
+    temporal: Client | None = None  # for activities that talk to other workflows
+
+    def client(self) -> Client:
+        if self.temporal is None:
+            raise ApplicationError(
+                "this worker has no Temporal client for activities",
+                type="Misconfigured",
+                non_retryable=True,
+            )
+        return self.temporal
 
     def driver(self, provider: str) -> CloudDriver:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.autocontrol import AutoControlActivities
 from activities.deps import ActivityDeps
 from activities.records import RecordActivities
 from activities.remote import RemoteActivities
@@ -14,7 +15,7 @@ from activities.vms import VmActivities
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     resources, vms, records = ResourceActivities(deps), VmActivities(deps), RecordActivities(deps)
-    remote = RemoteActivities(deps)
+    remote, autocontrol = RemoteActivities(deps), AutoControlActivities(deps)
     return [
         resources.ensure_vnet,
         resources.ensure_security_group,
@@ -34,4 +35,5 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         remote.remote_targets,
         remote.run_remote,
         remote.forget_upload,
+        autocontrol.run_mcis_operation,
     ]

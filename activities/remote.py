@@ -38,12 +38,7 @@ class RemoteActivities:
         reported as skipped."""
         store = self._deps.store
         vms = await store_call(partial(store.list_vms, query.namespace, query.mcis))
-        scoped = [
-            vm
-            for vm in vms
-            if (query.group is None or vm.group == query.group)
-            and (query.vm is None or vm.name == query.vm)
-        ]
+        scoped = [vm for vm in vms if query.selects(vm.name, vm.group)]
         if not scoped:
             what = (
                 f"VM {query.vm!r}"

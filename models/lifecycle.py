@@ -34,6 +34,7 @@ class OperationRecord(BaseModel):
     id: int
     kind: OperationKind
     scope: str  # "mcis", "group web", "vm web-3"
+    request_id: str | None = None  # the caller's idempotency key
     state: OperationState = OperationState.QUEUED
     message: str = ""
     report: dict[str, list[str]] = Field(default_factory=dict)

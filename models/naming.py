@@ -54,6 +54,11 @@ def vm_index(name: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+def vm_group(name: str) -> str:
+    """The group of a VM named `{group}-{n}`."""
+    return name.rpartition("-")[0] or name
+
+
 def vm_order(name: str) -> tuple[str, int, str]:
     """Sort key putting `web-2` before `web-10`."""
     return (name.rpartition("-")[0], vm_index(name), name)

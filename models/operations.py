@@ -64,6 +64,7 @@ class OperationRequest(BaseModel):
     count: int | None = Field(default=None, ge=1, le=1000)  # scale-out / scale-in
     new_group: GroupRequest | None = None  # add-group
     force: bool = False  # queue it even while another operation runs
+    request_id: str | None = None  # the same id again returns the first operation: no repeat
 
     @property
     def scope(self) -> str:

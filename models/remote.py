@@ -41,6 +41,14 @@ class TargetQuery(BaseModel):
     mcis: str
     group: str | None = None
     vm: str | None = None
+    vms: list[str] | None = None  # several named VMs (e.g. the ones a scale-out added)
+
+    def selects(self, name: str, group: str) -> bool:
+        return (
+            (self.group is None or group == self.group)
+            and (self.vm is None or name == self.vm)
+            and (self.vms is None or name in self.vms)
+        )
 
 
 class RemoteTargets(BaseModel):

@@ -185,7 +185,7 @@ class FakeDriver:
         if phase == "failed":
             reason = "Server.InternalError"
         vm = self._cloud.vms[csp_id]
-        ip = f"10.9.0.{csp_id[2:]}" if phase == "running" else None
+        ip = f"127.0.9.{csp_id[2:]}" if phase == "running" else None  # loopback: never elsewhere
         return vm.model_copy(
             update={"native_status": native, "failure_reason": reason, "public_ip": ip}
         )

@@ -64,6 +64,8 @@ from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE, MCIS_STATUS
 
 RegionKey = tuple[str, str]
 OPERATIONS_KEPT = 20
+BUSY = "Busy"  # error type of an Update refused because another operation runs
+REFUSED = "Refused"  # error type of an Update the current state does not allow
 
 
 def _by_region(vms: Iterable[VmRecord]) -> dict[RegionKey, list[str]]:
@@ -176,11 +178,17 @@ class McisWorkflow:
 
     @workflow.update
     async def operate(self, request: OperationRequest) -> OperationRecord:
-        """Accept an operation (validated first); it runs after those accepted before it."""
+        """Accept an operation (validated first); it runs after those accepted before it.
+        A request id seen before returns the operation it started: a retried call never
+        repeats an action."""
+        known = self._operation_by_request(request.request_id)
+        if known is not None:
+            return known
         record = OperationRecord(
             id=self._next_operation_id,
             kind=request.kind,
             scope=request.scope,
+            request_id=request.request_id,
             requested_at=workflow.now(),
         )
         self._next_operation_id += 1
@@ -189,6 +197,8 @@ class McisWorkflow:
 
     @operate.validator
     def _validate_operate(self, request: OperationRequest) -> None:
+        if self._operation_by_request(request.request_id) is not None:
+            return
         if self._refuse_if_busy(request.force):
             return  # forced behind another operation: checked again when its turn comes
         try:
@@ -196,18 +206,26 @@ class McisWorkflow:
                 request, list(self._vms.values()), self._groups, self._name, self._phase
             )
         except OperationRefused as exc:
-            raise ApplicationError(str(exc)) from None
+            raise ApplicationError(str(exc), type=REFUSED) from None
+
+    def _operation_by_request(self, request_id: str | None) -> OperationRecord | None:
+        if request_id is None:
+            return None
+        current = [self._current] if self._current else []
+        records = [*self._operations, *current, *(r for r, _ in self._queue)]
+        return next((r for r in records if r.request_id == request_id), None)
 
     def _refuse_if_busy(self, force: bool) -> bool:
         """Reject while deleting, or while another operation runs (unless forced). True when
         busy and forced."""
         if self._delete_requested or self._phase in (McisPhase.DELETING, McisPhase.DELETED):
-            raise ApplicationError(f"MCIS {self._name!r} is being deleted")
+            raise ApplicationError(f"MCIS {self._name!r} is being deleted", type=REFUSED)
         busy = self._operation or (self._queue[-1][0].kind.value if self._queue else None)
         if busy and not force:
             raise ApplicationError(
                 f"MCIS {self._name!r} is busy: {busy} in flight (status "
-                f"{self._aggregate().display}); wait for it to finish or use --force"
+                f"{self._aggregate().display}); wait for it to finish or use --force",
+                type=BUSY,
             )
         return bool(busy)
 

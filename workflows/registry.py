@@ -7,11 +7,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from workflows.mcir import ResourceWorkflow
 from workflows.mcis import McisWorkflow
+from workflows.policy import PolicyWorkflow
 from workflows.remote import RemoteWorkflow
 
-ALL_WORKFLOWS: list[type] = [McisWorkflow, ResourceWorkflow, RemoteWorkflow]
+ALL_WORKFLOWS: list[type] = [McisWorkflow, ResourceWorkflow, RemoteWorkflow, PolicyWorkflow]
 
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models")
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models", "remote.apps")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

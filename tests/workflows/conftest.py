@@ -60,7 +60,7 @@ class Harness:
         self.client, self.store, self.cloud = client, store, cloud
         self.task_queue = f"test-{uuid.uuid4()}"
         drivers = {p: FakeDriver(p, cloud) for p in PROVIDERS}
-        self.deps = ActivityDeps(drivers=drivers, store=store)
+        self.deps = ActivityDeps(drivers=drivers, store=store, temporal=client)
 
     @asynccontextmanager
     async def worker(self) -> AsyncIterator[Worker]:
