@@ -1,0 +1,309 @@
+"""`mcis recommend` (best specs under weighted priorities) and the planning half of
+`mcis create NS NAME --recommend` (an MCIS whose VMs stay within a latency bound of each
+other, built from specs the local cloud can create, with an image of the wanted OS)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import sys
+from functools import partial
+
+from drivers.errors import CloudError, NotFoundError
+from drivers.retry import retrying
+from models.catalog import Image
+from models.catalog_records import CatalogSource, region_key
+from models.mcis import McisRequest
+from models.naming import NAME_MAX_LENGTH
+from models.placement import (
+    Preferences,
+    Recommendation,
+    RttMatrix,
+    Scoring,
+    SpecFilter,
+    parse_priorities,
+)
+from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
+from starter.catalog_commands import catalog_store, spec_filter, split_list
+from starter.context import Context
+from starter.errors import FAILED, CliError
+from starter.output import print_json, print_table, progress
+from starter.requests import check_request, parse_request
+from starter.views import checked_name
+from store.catalog import CatalogStore
+
+DEFAULT_IMAGE_OS = "ubuntu-22.04"
+
+
+def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
+    """Filters and priorities shared by `mcis recommend` and `mcis create --recommend`."""
+    parser.add_argument("--vcpus", help="range: 2..4, 2.., ..8 or 4")
+    parser.add_argument("--memory", help="GiB range: 4..16")
+    parser.add_argument("--price", help="USD per hour range: ..0.2")
+    parser.add_argument("--max-price", type=float, help="USD per hour")
+    parser.add_argument("--provider", action="append", help="cloud(s): P or P1,P2 (repeatable)")
+    parser.add_argument("--region", action="append", help="region name or P/R (repeatable)")
+    parser.add_argument(
+        "--priority",
+        help="weights: cost=0.6,latency=0.4 (cost, performance, location, latency); default "
+        "cost=1, plus location=1 with --near and latency=1 with --latency-to",
+    )
+    parser.add_argument("--near", help="LAT,LON for the location priority (--near=-33.9,151.2)")
+    parser.add_argument("--latency-to", help="region keys P/R,P/R for the latency priority")
+
+
+def add_create_arguments(parser: argparse.ArgumentParser) -> None:
+    """`mcis create --recommend ...`."""
+    parser.add_argument(
+        "--recommend", action="store_true", help="plan the MCIS from filters and priorities"
+    )
+    parser.add_argument("--count", type=int, help="--recommend: number of VMs")
+    parser.add_argument(
+        "--latency-bound", type=float, help="--recommend: every VM-to-VM RTT below this (ms)"
+    )
+    parser.add_argument("--min-regions", type=int, default=1, help="--recommend: spread")
+    parser.add_argument("--min-providers", type=int, default=1, help="--recommend: spread")
+    parser.add_argument(
+        "--image-os", default=DEFAULT_IMAGE_OS, help="--recommend: e.g. ubuntu-22.04"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="--recommend: plan only")
+    add_placement_arguments(parser)
+
+
+def preferences(args: argparse.Namespace, rtt: RttMatrix) -> Preferences:
+    near = _point(args.near) if args.near else None
+    targets = tuple(sorted(split_list(args.latency_to)))
+    unknown = [t for t in targets if t not in rtt.coordinates]
+    if unknown:
+        known = ", ".join(sorted(rtt.coordinates)[:8])
+        raise CliError(
+            f"--latency-to: unknown region {unknown[0]!r} (region keys are provider/region, "
+            f"e.g. {known}, ...)"
+        )
+    try:
+        if args.priority:
+            prefs = Preferences(parse_priorities(args.priority), near, targets)
+        else:
+            prefs = Preferences.default(near, targets)
+        prefs.active()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return prefs
+
+
+def _point(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        lat, lon = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise CliError(f"--near {text!r}: expected LAT,LON, e.g. 37.56,126.97") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise CliError(f"--near {text!r}: latitude -90..90, longitude -180..180")
+    return lat, lon
+
+
+def _scoring(
+    catalog: CatalogStore,
+    args: argparse.Namespace,
+    found: SpecFilter,
+    sources: list[CatalogSource],
+) -> tuple[Scoring, RttMatrix]:
+    rtt = catalog.rtt_matrix()
+    prefs = preferences(args, rtt)
+    table = catalog.spec_table(found, sources)
+    return Scoring(table, found, prefs, rtt), rtt
+
+
+def _rounded(item: Recommendation) -> dict[str, object]:
+    data = item.model_dump(mode="json")
+    data["scores"] = {k: round(v, 6) for k, v in item.scores.items()}
+    data["total"] = round(item.total, 6)
+    return data
+
+
+async def recommend(ctx: Context, args: argparse.Namespace) -> int:
+    catalog = await catalog_store(ctx)
+    found = spec_filter(args, catalog)
+    scoring, _ = _scoring(catalog, args, found, [])
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    best = [scoring.recommendation(k) for k in scoring.top(args.limit)]
+    if args.json:
+        print_json([_rounded(item) for item in best])
+        return 0
+    if not best:
+        print(f"no spec matches {found.describe()}")
+        return 0
+    criteria = [c.value for c in scoring.weights]
+    print_table(
+        ["#", "SPEC", "VCPUS", "MEMORY_GIB", "USD/HOUR", *(c.upper() for c in criteria), "TOTAL"],
+        [
+            (
+                rank,
+                item.spec.id,
+                item.spec.vcpus,
+                f"{item.spec.memory_gib:g}",
+                f"{item.spec.price_per_hour:.4f}",
+                *(f"{item.scores[c]:.3f}" for c in criteria),
+                f"{item.total:.3f}",
+            )
+            for rank, item in enumerate(best, start=1)
+        ],
+    )
+    print(
+        f"{len(scoring)} of {len(scoring.table)} specs match {found.describe()}; "
+        f"{_weights(scoring)}"
+    )
+    return 0
+
+
+def _os_key(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "", text.lower())
+
+
+async def _images_by_region(ctx: Context, providers: list[str], os_name: str) -> dict[str, Image]:
+    """The first image (by name) of the wanted OS in every region of these clouds."""
+    try:
+        lists = await asyncio.gather(
+            *(retrying(partial(ctx.driver(p).images, None)) for p in providers)
+        )
+    except NotFoundError as exc:
+        raise CliError(exc.message) from None
+    except CloudError as exc:
+        raise CliError(f"reading images: {exc.message}", FAILED) from None
+    wanted = _os_key(os_name)
+    chosen: dict[str, Image] = {}
+    seen: set[str] = set()
+    for image in sorted((i for found in lists for i in found), key=lambda i: i.name):
+        seen.add(image.os)
+        if _os_key(image.os) == wanted:
+            chosen.setdefault(region_key(image.provider, image.region), image)
+    if not chosen:
+        raise CliError(
+            f"no region has an image with OS {os_name!r} (known: {', '.join(sorted(seen))})"
+        )
+    return chosen
+
+
+def _group_name(provider: str, region: str) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", f"{provider}-{region}".lower()).strip("-")
+    return name[:NAME_MAX_LENGTH].rstrip("-")
+
+
+def show_plan(plan: PlacementPlan, images: dict[str, Image], to_stderr: bool) -> None:
+    out = sys.stderr if to_stderr else sys.stdout
+    bound = "no bound" if math.isinf(plan.bound_ms) else f"bound {plan.bound_ms:g} ms"
+    print(
+        f"plan: {plan.vm_count} VMs in {len(plan.regions)} region(s) of "
+        f"{len(plan.providers)} cloud(s); max VM-to-VM RTT {plan.max_rtt_ms:g} ms ({bound}); "
+        f"score {plan.score:.3f}; USD {plan.hourly_cost:.4f}/hour"
+        + ("" if plan.exact else " (search budget reached: best plan found)"),
+        file=out,
+    )
+    rows = []
+    for group in plan.groups:
+        spec = group.spec
+        key = region_key(spec.provider, spec.region)
+        rows.append(
+            (
+                spec.id,
+                images[key].id if key in images else "-",
+                group.count,
+                f"{spec.price_per_hour:.4f}",
+                f"{spec.price_per_hour * group.count:.4f}",
+                f"{group.total:.3f}",
+            )
+        )
+    headers = ["SPEC", "IMAGE", "VMS", "USD/HOUR", "GROUP USD/HOUR", "SCORE"]
+    if to_stderr:
+        for row in [headers, *rows]:
+            progress("  ".join(str(c) for c in row))
+    else:
+        print_table(headers, rows)
+
+
+async def recommended_request(
+    ctx: Context, args: argparse.Namespace, namespace: str
+) -> McisRequest | None:
+    """`mcis create NS NAME --recommend ...`: plan the MCIS among the specs the live drivers
+    can create, show the plan, and return its request (None after a dry run)."""
+    if args.file or args.group:
+        raise CliError("give either --recommend or -f FILE / --group ..., not both")
+    if not args.name:
+        raise CliError("give the MCIS name")
+    name = checked_name(args.name, "MCIS name")
+    if args.count is None:
+        raise CliError("--recommend needs --count N (the number of VMs)")
+    bound = math.inf if args.latency_bound is None else args.latency_bound
+    catalog = await catalog_store(ctx)
+    found = spec_filter(args, catalog)
+    creatable = set(ctx.drivers)
+    providers = sorted(found.providers & creatable if found.providers else creatable)
+    if not providers:
+        raise CliError(
+            f"none of {', '.join(sorted(found.providers))} can be created here "
+            f"(clouds: {', '.join(sorted(creatable))})"
+        )
+    images = await _images_by_region(ctx, providers, args.image_os)
+    allowed = frozenset(
+        key
+        for key in images
+        if found.allows_region(*key.split("/", 1)) and key.split("/", 1)[0] in providers
+    )
+    if not allowed:
+        raise CliError(f"no region of {', '.join(providers)} matches the --region filter")
+    wanted = found.describe()
+    found = SpecFilter(
+        vcpus=found.vcpus,
+        memory=found.memory,
+        price=found.price,
+        providers=frozenset(providers),
+        regions=allowed,
+    )
+    scoring, rtt = _scoring(catalog, args, found, [CatalogSource.DRIVERS])
+    scoring.filter_text = f"{wanted} (creatable here, with an image of {args.image_os})"
+    try:
+        plan = plan_mcis(
+            scoring,
+            rtt,
+            args.count,
+            bound,
+            min_regions=args.min_regions,
+            min_providers=args.min_providers,
+        )
+    except PlacementError as exc:
+        raise CliError(f"no placement: {exc}") from None
+    request = parse_request(
+        {
+            "name": name,
+            "description": args.description or f"placed by mcis recommend ({_weights(scoring)})",
+            "on_partial_failure": args.policy,
+            "groups": [
+                {
+                    "name": _group_name(g.spec.provider, g.spec.region),
+                    "spec": g.spec.id,
+                    "image": images[region_key(g.spec.provider, g.spec.region)].id,
+                    "count": g.count,
+                }
+                for g in plan.groups
+            ],
+        }
+    )
+    await check_request(ctx, namespace, request)
+    if args.dry_run:
+        if args.json:
+            print_json({"plan": plan, "request": request})
+        else:
+            show_plan(plan, images, to_stderr=False)
+            print("dry run: nothing created")
+        return None
+    show_plan(plan, images, to_stderr=args.json)
+    return request
+
+
+def _weights(scoring: Scoring) -> str:
+    return ", ".join(f"{c.value}={w:g}" for c, w in scoring.weights.items())
