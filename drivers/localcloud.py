@@ -31,6 +31,7 @@ from models.cloud import (
     FirewallRule,
     SubnetSpec,
     VmCreateRequest,
+    VmMetrics,
 )
 
 TIMEOUT_S = 10.0
@@ -242,6 +243,12 @@ class LocalCloudDriver:
     async def terminate_vm(self, region: str, csp_id: str) -> None:
         path = self._at(region, "vms", csp_id, "terminate")
         await self._http.call("POST", path, missing_ok=True)
+
+    async def vm_metrics(self, region: str, csp_id: str) -> VmMetrics:
+        """CPU, memory and traffic of the VM, sampled about every second (zeros for phantom
+        VMs); NotFoundError when the VM is gone."""
+        path = self._at(region, "vms", csp_id, "metrics")
+        return VmMetrics.model_validate(await self._http.call("GET", path))
 
     async def aclose(self) -> None:
         """Close the HTTP client (shared by all drivers from `local_drivers`: closes them all)."""

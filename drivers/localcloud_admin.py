@@ -1,5 +1,6 @@
 """Admin client of the local cloud (not a cloud driver): health, every VM over all flavors,
-fault injection, timing overrides, statistics and reset. Used by tests, demos and benchmarks."""
+fault injection, timing overrides, statistics, reset and the doctor (leaks of real VMs). Used
+by tests, demos, benchmarks and `mcis localcloud`."""
 
 from __future__ import annotations
 
@@ -80,9 +81,26 @@ class LocalCloudAdmin:
         stats: dict[str, Any] = await self._http.call("GET", "/admin/stats")
         return stats
 
+    async def simulate_load(self, tags: dict[str, str], cpu_percent: float) -> int:
+        """Phantom VMs carrying `tags` report `cpu_percent` CPU use; the number of VMs."""
+        body = {"tags": tags, "cpu_percent": cpu_percent}
+        answer = await self._http.call("PUT", "/admin/simulated-load", body=body)
+        return int(answer["vms"])
+
     async def reset(self) -> None:
-        """Forget every resource, VM, fault and timing override."""
+        """Forget every resource, VM, fault and timing override (real VMs are destroyed)."""
         await self._http.call("POST", "/admin/reset")
+
+    async def doctor(self) -> dict[str, Any]:
+        """What real VMs left behind: `{"leaks": [{"kind", "name", "vm_id", "detail"}],
+        "cleaned": [], "summary": {"leaked": n, "by_kind": {...}, "live_vms": n, ...}}`."""
+        report: dict[str, Any] = await self._http.call("GET", "/admin/doctor")
+        return report
+
+    async def doctor_clean(self) -> dict[str, Any]:
+        """Remove every leak; the doctor's report after that, with what was `cleaned`."""
+        report: dict[str, Any] = await self._http.call("POST", "/admin/doctor/clean")
+        return report
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -1,13 +1,19 @@
-"""The local cloud's HTTP API (Starlette): catalog, vNets, security groups, key pairs and VMs
-per flavor under /v1/{flavor}/..., plus /admin/... for faults, timings, stats and reset.
+"""The local cloud's HTTP API (Starlette): catalog, vNets, security groups, key pairs, VMs and
+their metrics per flavor under /v1/{flavor}/..., the RTT matrix between regions at /v1/latency,
+plus /admin/... for faults, timings, stats, reset and the doctor (leaks of real VMs).
 
 JSON everywhere; errors are `{"error": {"code": ..., "message": ...}}`. Every request runs in
-one database transaction. Fault injection applies to /v1 routes only: a throttled or failed
-request changes nothing, a "lost response" commits its change and still answers 503.
+one database transaction. Fault injection applies to /v1/{flavor} routes only: a throttled or
+failed request changes nothing, a "lost response" commits its change and still answers 503.
+With a real backend a ticker settles every VM each SETTLE_INTERVAL_S (real VMs change while
+nobody reads them); its VMs outlive the app unless `destroy_on_exit`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,11 +35,16 @@ from localcloud.engine import ACTIONS, Engine, PhantomBackend, VmBackend
 from localcloud.errors import ApiError, invalid, not_found
 from localcloud.faults import Faults
 from localcloud.flavors import FLAVORS, Flavor, RegionInfo, price
+from localcloud.netns.cgroups import Cgroups
+from localcloud.netns.doctor import Doctor
+from localcloud.netns.latency import RttMatrix
+from localcloud.netns.layout import Layout
 from localcloud.resources import Resources
 from localcloud.schemas import (
     FaultBody,
     KeyPairBody,
     SecurityGroupBody,
+    SimulatedLoadBody,
     TimingBody,
     VmBody,
     VnetBody,
@@ -45,6 +56,9 @@ Json = dict[str, Any]
 Handler = Callable[["Call"], Response]
 
 TAG_PREFIX = "tag:"
+SETTLE_INTERVAL_S = 0.2
+
+log = logging.getLogger("localcloud")
 
 
 class Call:
@@ -165,12 +179,20 @@ class Api:
     """Route handlers over the engine (VMs), resources (network, keys) and faults."""
 
     def __init__(
-        self, store: Store, engine: Engine, faults: Faults, clock: Callable[[], float]
+        self,
+        store: Store,
+        engine: Engine,
+        faults: Faults,
+        clock: Callable[[], float],
+        rtt: RttMatrix,
+        doctor: Doctor,
     ) -> None:
         self.store = store
         self.engine = engine
         self.faults = faults
         self.resources = Resources(store, clock)
+        self.rtt = rtt
+        self.doctor = doctor
         self.served = 0
 
     # plumbing
@@ -214,6 +236,7 @@ class Api:
             ("POST", f"{region}/vms", self.create_vm),
             ("GET", f"{region}/vms", self.list_vms),
             ("GET", f"{region}/vms/{{vm_id}}", self.get_vm),
+            ("GET", f"{region}/vms/{{vm_id}}/metrics", self.vm_metrics),
             *(
                 ("POST", f"{region}/vms/{{vm_id}}/{action}", partial(self.act, action))
                 for action in ACTIONS
@@ -221,6 +244,9 @@ class Api:
         ]
         admin: list[tuple[str, str, Handler]] = [
             ("GET", "/healthz", self.health),
+            ("GET", "/v1/latency", self.latency),
+            ("GET", "/admin/doctor", self.check_leaks),
+            ("POST", "/admin/doctor/clean", self.clean_leaks),
             ("GET", "/admin/vms", self.all_vms),
             ("GET", "/admin/faults", self.get_faults),
             ("PUT", "/admin/faults", self.put_faults),
@@ -230,6 +256,7 @@ class Api:
             ("DELETE", "/admin/timings", self.clear_timings),
             ("GET", "/admin/stats", self.stats),
             ("POST", "/admin/reset", self.reset),
+            ("PUT", "/admin/simulated-load", self.simulate_load),
         ]
         return [
             Route(path, self._endpoint(handler, faulty), methods=[method])
@@ -367,6 +394,14 @@ class Api:
         vm = self.engine.act(call.flavor, call.region, call.params["vm_id"], action)
         return _json(self._vm(vm), 202)
 
+    def vm_metrics(self, call: Call) -> Response:
+        vm = self.engine.vm(call.flavor, call.region, call.params["vm_id"])
+        usage = asdict(self.engine.backend.usage(vm))
+        return _json({**usage, "sampled_at": _time(usage["sampled_at"])})
+
+    def latency(self, call: Call) -> Response:
+        return _json(self.rtt.as_json())
+
     # admin
 
     def health(self, call: Call) -> Response:
@@ -413,11 +448,30 @@ class Api:
             }
         )
 
+    def simulate_load(self, call: Call) -> Response:
+        body = call.parse(SimulatedLoadBody)
+        backend = self.engine.backend
+        if not isinstance(backend, PhantomBackend):
+            raise invalid("these VMs are real: make real load on them (mcis load)")
+        vms = self.engine.vms(body.tags)
+        backend.simulate_load([vm.id for vm in vms], body.cpu_percent)
+        return _json({"vms": len(vms), "cpu_percent": body.cpu_percent})
+
     def reset(self, call: Call) -> Response:
         self.store.clear()
+        self.engine.backend.restore([], wait=True)
         self.faults.reset_counts()
         self.served = 0
         return _json({"ok": True})
+
+    def _live_vm_ids(self) -> set[str]:
+        return {vm.id for vm in self.store.vms({}, None, with_terminated=False)}
+
+    def check_leaks(self, call: Call) -> Response:
+        return _json(self.doctor.check(self._live_vm_ids()).as_json())
+
+    def clean_leaks(self, call: Call) -> Response:
+        return _json(self.doctor.clean(self._live_vm_ids()).as_json())
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -439,6 +493,16 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return await _api_error(request, error)
 
 
+async def _settle_forever(store: Store, engine: Engine) -> None:
+    while True:
+        await asyncio.sleep(SETTLE_INTERVAL_S)
+        try:
+            with store.transaction():
+                engine.settle_all()
+        except Exception:
+            log.exception("settling VMs failed")
+
+
 def create_app(
     db_path: str | Path,
     *,
@@ -446,17 +510,34 @@ def create_app(
     seed: int | None = None,
     backend: VmBackend | None = None,
     clock: Callable[[], float] = time.time,
+    rtt: RttMatrix | None = None,
+    destroy_on_exit: bool = False,
 ) -> Starlette:
-    """The local cloud as an ASGI app over the SQLite database at `db_path`."""
+    """The local cloud as an ASGI app over the SQLite database at `db_path`. Its real VMs
+    (if `backend` makes any) keep running when it stops, unless `destroy_on_exit`."""
     store = Store(db_path)
     faults = Faults(store, random.Random(seed))
     engine = Engine(store, faults, backend or PhantomBackend(), time_scale, clock)
-    api = Api(store, engine, faults, clock)
+    doctor = Doctor(Layout.of(db_path), Cgroups.here())
+    api = Api(store, engine, faults, clock, rtt or RttMatrix.load(), doctor)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        store.close()
+        with store.transaction():
+            engine.restore_backend()
+        real = engine.backend.real
+        ticker = asyncio.create_task(_settle_forever(store, engine)) if real else None
+        try:
+            yield
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+            if destroy_on_exit:
+                engine.backend.restore([], wait=True)
+            engine.backend.close()
+            store.close()
 
     return Starlette(
         routes=api.routes(),

@@ -2,13 +2,20 @@
 
 A VM row holds its phase, when that phase started and how long it lasts. Reading a VM settles
 it: every phase whose deadline has passed is advanced (each next phase starting at the previous
-deadline) and persisted, so no background ticker is needed and state is right after a restart.
-Phase durations are the flavor's timings times the time scale, unless overridden at run time
-with absolute seconds. Boot failures are decided at create time.
+deadline) and persisted, so state is right after a restart without any ticker. Phase durations
+are the flavor's timings times the time scale, unless overridden at run time with absolute
+seconds. Boot failures are decided at create time.
 
-A `VmBackend` hears about phase changes; `PhantomBackend` does nothing (phantom VMs are never
-contacted). Addresses: the private one comes from the subnet, the public one is 10.250.R.N with
-R the region's index across the whole cloud (regions with more than 254 live VMs continue in
+A `VmBackend` makes VMs real: it hears about every phase a VM enters (and starts, stops or
+destroys the real VM without blocking), and a transitional phase ends only once the backend
+says the real VM got there (a VM is never reported running before it answers), or in FAILED
+when it says a boot cannot succeed. Real VMs change while nobody reads them, so the app settles
+all VMs on a ticker for a real backend. `PhantomBackend` does nothing (phantom VMs are never
+contacted) and is always ready: phases end exactly at their deadlines.
+
+Addresses: the private one comes from the subnet, the public one is 10.250.R.N (127.250.R.N for
+phantom VMs, so nothing ever leaves the machine toward them) with R the
+region's index across the whole cloud (regions with more than 254 live VMs continue in
 10.250.R+32.N, 10.250.R+64.N, ...).
 """
 
@@ -17,8 +24,10 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import itertools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from localcloud.errors import conflict, incorrect_state, invalid, not_found, quota_exceeded
@@ -28,6 +37,9 @@ from localcloud.schemas import TimingBody, VmBody
 from localcloud.state import Store, Subnet, TimingOverride, Vm, new_id
 
 PUBLIC_PREFIX = "10.250"
+PHANTOM_PREFIX = "127.250"
+"""Phantom VMs get loopback addresses: anything that tries to reach one (SSH, HTTP) is refused on
+this machine, never routed anywhere else."""
 REGION_STRIDE = 32
 """Third octets of a region's public addresses: R, R+32, R+64, ... (so at most 31 regions)."""
 RESERVED_SUBNET_HOSTS = 3
@@ -37,35 +49,90 @@ if max(REGION_INDEX.values()) >= REGION_STRIDE:
     raise RuntimeError(f"at most {REGION_STRIDE - 1} regions fit the public address plan")
 
 
+class Readiness(StrEnum):
+    """Whether a VM's transitional phase may end, as its backend sees the real VM."""
+
+    READY = "ready"
+    PENDING = "pending"  # not there yet: the phase goes on past its deadline
+    BROKEN = "broken"  # it will not get there: a boot phase ends in FAILED
+
+
+@dataclass(frozen=True)
+class VmUsage:
+    """What a VM uses, as a cloud's monitoring reports it."""
+
+    cpu_percent: float
+    """Of the VM's vCPU allocation, over the last sampling window."""
+    memory_mib: float
+    memory_percent: float
+    net_rx_bytes: int
+    net_tx_bytes: int
+    sampled_at: float
+
+
 class VmBackend(Protocol):
-    """What makes a VM real. Calls happen when a VM enters running (also after a reboot),
-    suspended and terminated (also for VMs that never ran): implementations are idempotent."""
+    """What makes a VM real. Implementations are idempotent and never block on real work."""
 
     name: str
+    real: bool
+    """True when VMs exist outside the database (they change on their own and outlive us)."""
 
-    def on_running(self, vm: Vm) -> None: ...
+    def restore(self, vms: Sequence[tuple[Vm, str]], wait: bool) -> None:
+        """Make the real VMs match `vms` (each with its key pair's public key) in their phases,
+        adopting those that still run; destroy every other one (all when empty). With `wait`,
+        return only when done."""
+        ...
 
-    def on_stopped(self, vm: Vm) -> None: ...
+    def on_phase(self, vm: Vm, public_key: str) -> None:
+        """`vm` entered `vm.phase`: start the real VM when a boot phase begins (restart on a
+        reboot), stop it when it suspends or fails, destroy it when it terminates."""
+        ...
 
-    def on_deleted(self, vm: Vm) -> None: ...
+    def readiness(self, vm: Vm) -> Readiness:
+        """Whether the real VM is where `vm.phase` leads (up, stopped, gone)."""
+        ...
+
+    def usage(self, vm: Vm) -> VmUsage: ...
+
+    def close(self) -> None:
+        """Stop background work; real VMs keep running."""
+        ...
 
 
 class PhantomBackend:
-    """VMs that exist only as rows: nothing runs, nothing answers at their addresses."""
+    """VMs that exist only as rows: nothing runs, nothing answers at their addresses. Their CPU
+    use is what `simulate_load` says (for auto-control demos without real VMs)."""
 
     name = "phantom"
+    real = False
 
-    def on_running(self, vm: Vm) -> None:
+    def __init__(self) -> None:
+        self._simulated_cpu: dict[str, float] = {}
+
+    def simulate_load(self, vm_ids: Sequence[str], cpu_percent: float) -> None:
+        for vm_id in vm_ids:
+            self._simulated_cpu[vm_id] = cpu_percent
+
+    def restore(self, vms: Sequence[tuple[Vm, str]], wait: bool) -> None:
         pass
 
-    def on_stopped(self, vm: Vm) -> None:
+    def on_phase(self, vm: Vm, public_key: str) -> None:
         pass
 
-    def on_deleted(self, vm: Vm) -> None:
+    def readiness(self, vm: Vm) -> Readiness:
+        return Readiness.READY
+
+    def usage(self, vm: Vm) -> VmUsage:
+        return VmUsage(self._simulated_cpu.get(vm.id, 0.0), 0.0, 0.0, 0, 0, time.time())
+
+    def close(self) -> None:
         pass
 
 
 P = Phase
+
+BOOT_PHASES = frozenset({P.CREATING, P.RESUMING, P.REBOOTING})
+"""Phases at whose end a VM runs: a real backend boots it when they begin."""
 
 _DURATION_OF: dict[Phase, str] = {
     P.CREATING: "boot_s",
@@ -169,16 +236,25 @@ class Engine:
         return [vm for vm in found if not self._gone(self.settle(vm))]
 
     def settle(self, vm: Vm) -> Vm:
-        """Advance every phase of `vm` whose deadline has passed (persisting each step)."""
+        """Advance every phase of `vm` whose deadline has passed and whose backend is ready
+        (persisting each step)."""
         now = self._clock()
         while vm.phase in _AFTER and vm.phase_deadline <= now:
-            after = P.FAILED if vm.phase is P.CREATING and vm.fails_at_boot else _AFTER[vm.phase]
+            after = self._next_phase(vm)
+            if after is None:
+                break
             self._enter(vm, after, vm.phase_deadline)
         return vm
 
     def settle_all(self) -> None:
         for vm in self._store.vms_due(_AFTER, self._clock()):
             self.settle(vm)
+
+    def restore_backend(self) -> None:
+        """Hand the backend every VM the state holds (at start-up): it adopts the real VMs
+        still running and starts, stops or destroys the others to match."""
+        vms = self._store.vms({}, None, with_terminated=False)
+        self.backend.restore([(vm, self._public_key(vm)) for vm in vms], wait=False)
 
     # changing VMs
 
@@ -216,6 +292,7 @@ class Engine:
             created_at=now,
         )
         self._store.add_vm(vm)
+        self.backend.on_phase(vm, self._public_key(vm))
         return vm, True
 
     def act(self, flavor: str, region: str, vm_id: str, action: str) -> Vm:
@@ -240,18 +317,28 @@ class Engine:
         name = _DURATION_OF.get(phase)
         return 0.0 if name is None else float(getattr(self.timings(flavor), name))
 
+    def _next_phase(self, vm: Vm) -> Phase | None:
+        """Where `vm` goes at the end of its phase; None while its backend is not there yet."""
+        if vm.phase is P.CREATING and vm.fails_at_boot:
+            return P.FAILED
+        readiness = self.backend.readiness(vm)
+        if readiness is Readiness.PENDING:
+            return None
+        if readiness is Readiness.BROKEN and vm.phase in BOOT_PHASES:
+            return P.FAILED
+        return _AFTER[vm.phase]
+
     def _enter(self, vm: Vm, phase: Phase, at: float) -> None:
         vm.from_phase, vm.phase = vm.phase, phase
         vm.phase_started, vm.phase_duration = at, self._duration(vm.flavor, phase)
         if phase is P.TERMINATED:
             vm.public_ip = vm.private_ip = None
         self._store.save_vm_phase(vm)
-        if phase is P.RUNNING:
-            self.backend.on_running(vm)
-        elif phase is P.SUSPENDED:
-            self.backend.on_stopped(vm)
-        elif phase is P.TERMINATED:
-            self.backend.on_deleted(vm)
+        self.backend.on_phase(vm, self._public_key(vm))
+
+    def _public_key(self, vm: Vm) -> str:
+        key = self._store.key_pair(vm.flavor, vm.region, vm.key_name)
+        return "" if key is None else key.public_key
 
     def _same_request(self, vm: Vm, body: VmBody) -> Vm:
         """The VM an earlier create with the same token made, if that create asked the same."""
@@ -292,9 +379,10 @@ class Engine:
     def _public_ip(self, flavor: str, region: str, now: float) -> str:
         used = self._store.public_ips_in_use(flavor, region, now)
         index = REGION_INDEX[(flavor, region)]
+        prefix = PUBLIC_PREFIX if self.backend.real else PHANTOM_PREFIX
         for third in range(index, 256, REGION_STRIDE):
             for host in range(1, 255):
-                address = f"{PUBLIC_PREFIX}.{third}.{host}"
+                address = f"{prefix}.{third}.{host}"
                 if address not in used:
                     return address
         raise quota_exceeded(f"no public address left in {flavor} {region}")

@@ -119,3 +119,10 @@ class TimingBody(_Body):
     start_s: Seconds | None = None
     reboot_s: Seconds | None = None
     terminate_s: Seconds | None = None
+
+
+class SimulatedLoadBody(_Body):
+    """CPU use phantom VMs report, for the VMs carrying every given tag (0 clears)."""
+
+    tags: Tags = Field(default_factory=dict)
+    cpu_percent: Annotated[float, Field(ge=0.0, le=100.0)]

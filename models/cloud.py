@@ -5,6 +5,8 @@ No secret is ever part of these models.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 
@@ -86,3 +88,14 @@ class CloudVm(BaseModel):
     private_ip: str | None = None
     client_token: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class VmMetrics(BaseModel):
+    """A VM's utilisation as its cloud's monitoring reports it (zeros where nothing runs)."""
+
+    cpu_percent: float  # of the VM's vCPU allocation, over the last sampling window
+    memory_mib: float
+    memory_percent: float  # of the spec's memory
+    net_rx_bytes: int
+    net_tx_bytes: int
+    sampled_at: datetime
