@@ -10,8 +10,17 @@
 | MCIS_TEMPORAL_UI_PORT | 8233 | web UI port of the embedded dev server |
 | MCIS_LOCALCLOUD_URL | http://127.0.0.1:7380 | the embedded local cloud |
 | MCIS_LOCALCLOUD_TIME_SCALE | 1.0 | local cloud timings (1 realistic, 0.01: 100x faster) |
+| MCIS_LOCALCLOUD_BACKEND | auto | local cloud VMs: netns (real), phantom (records), auto |
 | MCIS_MAX_CONCURRENT_ACTIVITIES | 200 | per worker |
 | MCIS_CLOUD_READ_RATES | (reference limits) | status reads per second, e.g. `aws=10,gcp=12` |
+| MCIS_CREDENTIALS_FILE | $MCIS_HOME/credentials.yaml | cloud connections (drivers/connections.py) |
+| MCIS_LOCALCLOUD_ENABLED | true | offer the local cloud's flavors (false: connections only) |
+| MCIS_MAX_CONCURRENT_WORKFLOW_TASKS | 100 | per worker |
+| MCIS_GRACEFUL_SHUTDOWN_S | 10 | on SIGTERM: how long running activities may still finish |
+| MCIS_STICKY_TIMEOUT_S | 2 | sticky queue schedule-to-start timeout of the worker |
+| MCIS_WORKER_READY_FILE | $MCIS_HOME/run/worker.ready | pid file while a worker polls (one each) |
+| MCIS_LOG_LEVEL | INFO | log level of the worker |
+| MCIS_SECRET_KEY | (file $MCIS_HOME/secret.key) | Fernet key of the store's secrets |
 """
 
 from __future__ import annotations
@@ -32,8 +41,18 @@ class Settings:
     temporal_ui_port: int
     localcloud_url: str
     localcloud_time_scale: float
+    localcloud_backend: str
     max_concurrent_activities: int
     cloud_read_rates: str
+    credentials_file: Path | None = None
+    """None: MCIS_HOME/credentials.yaml (see `connections_file`)."""
+    localcloud_enabled: bool = True
+    max_concurrent_workflow_tasks: int = 100
+    graceful_shutdown_s: float = 10.0
+    sticky_timeout_s: float = 2.0
+    worker_ready_path: Path | None = None
+    """None: MCIS_HOME/run/worker.ready (see `worker_ready_file`)."""
+    log_level: str = "INFO"
 
     @property
     def temporal_host_port(self) -> tuple[str, int]:
@@ -55,8 +74,32 @@ class Settings:
 
     @property
     def worker_ready_file(self) -> Path:
-        """The worker writes its pid here once it polls its task queue, removes it on exit."""
-        return self.run_dir / "worker.ready"
+        """The worker writes its pid here once it polls its task queue, removes it on exit.
+        A second worker in the same MCIS_HOME needs its own (MCIS_WORKER_READY_FILE)."""
+        return self.worker_ready_path or self.run_dir / "worker.ready"
+
+    @property
+    def connections_file(self) -> Path:
+        """The credentials file of the cloud connections (drivers/connections.py)."""
+        return self.credentials_file or self.home / "credentials.yaml"
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value not in _TRUE | _FALSE:
+        raise ValueError(f"{name}={env[name]!r}: expected true or false")
+    return value in _TRUE
+
+
+def _path(env: dict[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return Path(value).expanduser() if value else None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -71,6 +114,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         temporal_ui_port=int(env.get("MCIS_TEMPORAL_UI_PORT") or 8233),
         localcloud_url=(env.get("MCIS_LOCALCLOUD_URL") or "http://127.0.0.1:7380").rstrip("/"),
         localcloud_time_scale=float(env.get("MCIS_LOCALCLOUD_TIME_SCALE") or 1.0),
+        localcloud_backend=env.get("MCIS_LOCALCLOUD_BACKEND") or "auto",
         max_concurrent_activities=int(env.get("MCIS_MAX_CONCURRENT_ACTIVITIES") or 200),
         cloud_read_rates=env.get("MCIS_CLOUD_READ_RATES") or "",
+        credentials_file=_path(env, "MCIS_CREDENTIALS_FILE"),
+        localcloud_enabled=_flag(env, "MCIS_LOCALCLOUD_ENABLED", True),
+        max_concurrent_workflow_tasks=int(env.get("MCIS_MAX_CONCURRENT_WORKFLOW_TASKS") or 100),
+        graceful_shutdown_s=float(env.get("MCIS_GRACEFUL_SHUTDOWN_S") or 10.0),
+        sticky_timeout_s=float(env.get("MCIS_STICKY_TIMEOUT_S") or 2.0),
+        worker_ready_path=_path(env, "MCIS_WORKER_READY_FILE"),
+        log_level=(env.get("MCIS_LOG_LEVEL") or "INFO").upper(),
     )

@@ -1,5 +1,6 @@
-"""What commands need, made on first use: settings, the store, the Temporal client, the local
-cloud's drivers. Unreachable services become one clear line naming the address."""
+"""What commands need, made on first use: settings, the store, the Temporal client, the drivers
+(local cloud flavors and cloud connections). Unreachable services become one clear line naming
+the address."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from drivers.base import CloudDriver
-from drivers.localcloud import local_drivers
+from drivers.connections import ConnectionsError, cloud_drivers
 from drivers.localcloud_admin import LocalCloudAdmin
 from settings import Settings, load_settings
 from starter.errors import FAILED, CliError
@@ -27,7 +28,10 @@ class Context:
 
     @cached_property
     def drivers(self) -> dict[str, CloudDriver]:
-        return dict(local_drivers(self.settings.localcloud_url))
+        try:
+            return cloud_drivers(self.settings)
+        except ConnectionsError as exc:
+            raise CliError(str(exc)) from None
 
     @cached_property
     def admin(self) -> LocalCloudAdmin:

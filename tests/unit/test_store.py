@@ -1,4 +1,5 @@
-"""The store on a temporary SQLite file, and on PostgreSQL when MCIS_TEST_POSTGRES_URL is set."""
+"""The store on a temporary SQLite file, and on PostgreSQL: MCIS_TEST_POSTGRES_URL if set, else a
+throwaway server (tests/postgres_server.py); `pytest -k postgres` selects those."""
 
 from __future__ import annotations
 
@@ -46,9 +47,7 @@ def _no_secret_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'mcis.db'}"
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+    url = os.environ.get(POSTGRES_URL_ENV) or str(request.getfixturevalue("postgres_url"))
     engine = create_engine(url)
     SQLModel.metadata.drop_all(engine, tables=[table_of(row) for row in ROWS])
     engine.dispose()

@@ -1,0 +1,951 @@
+"""The AWS driver, over boto3: the whole CloudDriver protocol against EC2 (or an EC2 emulator
+such as moto at the connection's endpoint).
+
+Why boto3 and not Libcloud's EC2 driver: against moto, Libcloud's driver needs SigV4 forced,
+fails to parse moto's answers (XML namespace without the trailing slash it expects), cannot tag
+(`ex_create_tags`) and reports reboots as failed; boto3 has none of these problems, and it is what
+AWS maintains. boto3 is synchronous: every call runs in this driver's own thread pool
+(`MAX_THREADS`, so cloud calls never starve the store's calls on the default executor), one
+boto3 client per region, made on first use. botocore's own retries are off: throttling and
+transient errors surface as drivers.errors and Temporal retries the activity.
+
+Idempotency: EC2's ClientToken is passed (real AWS returns the first instance for a repeated
+token), but emulators ignore it, so `create_vm` first looks the instance up by its
+`mcis-client-token` tag, set atomically at creation with TagSpecifications. vNets (VPC + subnets
++ internet gateway) and security groups are found by name before they are made; key pairs are
+compared by public key.
+
+Catalog: `specs` are the instance types EC2 describes in the region that have an on-demand Linux
+price in Libcloud's bundled pricing data (`libcloud/data/pricing.json`, `ec2_linux`): a type
+without a known price cannot be ranked by the planner, so it is not offered. `images` are a small
+curated set (Ubuntu, Amazon Linux 2023/2, Debian, x86_64), the newest AMI of each; an image's
+name is its AMI id, its `os` the family (e.g. `ubuntu-22.04`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from drivers.errors import (
+    CloudError,
+    CloudUnreachableError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermanentCloudError,
+    QuotaExceededError,
+    ThrottledError,
+    TransientCloudError,
+)
+from models.catalog import Image, Region, Spec
+from models.cloud import (
+    CloudKeyPair,
+    CloudSecurityGroup,
+    CloudVm,
+    CloudVNet,
+    FirewallRule,
+    SubnetSpec,
+    VmCreateRequest,
+)
+
+if TYPE_CHECKING:
+    from drivers.connections import Connection
+
+T = TypeVar("T")
+Ec2 = Any
+"""A boto3 EC2 client (boto3 ships no types)."""
+
+CLOUD = "aws"
+MAX_THREADS = 16
+CATALOG_TTL_S = 600.0
+THROTTLE_RETRY_AFTER_S = 1.0
+TAG_CLIENT_TOKEN = "mcis-client-token"
+TAG_SUBNET = "mcis-subnet"
+TAG_PUBLIC_KEY = "mcis-public-key-sha256"
+
+REGION_COORDINATES: dict[str, tuple[str, float, float]] = {
+    "us-east-1": ("US East (N. Virginia)", 38.13, -78.45),
+    "us-east-2": ("US East (Ohio)", 39.96, -83.00),
+    "us-west-1": ("US West (N. California)", 37.35, -121.96),
+    "us-west-2": ("US West (Oregon)", 45.84, -119.70),
+    "ca-central-1": ("Canada (Central)", 45.50, -73.57),
+    "ca-west-1": ("Canada West (Calgary)", 51.05, -114.07),
+    "mx-central-1": ("Mexico (Central)", 20.59, -100.39),
+    "sa-east-1": ("South America (Sao Paulo)", -23.55, -46.63),
+    "eu-west-1": ("Europe (Ireland)", 53.35, -6.26),
+    "eu-west-2": ("Europe (London)", 51.51, -0.13),
+    "eu-west-3": ("Europe (Paris)", 48.86, 2.35),
+    "eu-central-1": ("Europe (Frankfurt)", 50.11, 8.68),
+    "eu-central-2": ("Europe (Zurich)", 47.37, 8.54),
+    "eu-north-1": ("Europe (Stockholm)", 59.33, 18.07),
+    "eu-south-1": ("Europe (Milan)", 45.46, 9.19),
+    "eu-south-2": ("Europe (Spain)", 41.65, -0.88),
+    "il-central-1": ("Israel (Tel Aviv)", 32.09, 34.78),
+    "me-south-1": ("Middle East (Bahrain)", 26.07, 50.56),
+    "me-central-1": ("Middle East (UAE)", 25.20, 55.27),
+    "af-south-1": ("Africa (Cape Town)", -33.92, 18.42),
+    "ap-east-1": ("Asia Pacific (Hong Kong)", 22.32, 114.17),
+    "ap-south-1": ("Asia Pacific (Mumbai)", 19.08, 72.88),
+    "ap-south-2": ("Asia Pacific (Hyderabad)", 17.39, 78.49),
+    "ap-northeast-1": ("Asia Pacific (Tokyo)", 35.68, 139.77),
+    "ap-northeast-2": ("Asia Pacific (Seoul)", 37.56, 126.98),
+    "ap-northeast-3": ("Asia Pacific (Osaka)", 34.69, 135.50),
+    "ap-southeast-1": ("Asia Pacific (Singapore)", 1.35, 103.82),
+    "ap-southeast-2": ("Asia Pacific (Sydney)", -33.87, 151.21),
+    "ap-southeast-3": ("Asia Pacific (Jakarta)", -6.21, 106.85),
+    "ap-southeast-4": ("Asia Pacific (Melbourne)", -37.81, 144.96),
+    "ap-southeast-5": ("Asia Pacific (Malaysia)", 3.14, 101.69),
+    "ap-southeast-7": ("Asia Pacific (Thailand)", 13.76, 100.50),
+    "us-gov-east-1": ("AWS GovCloud (US-East)", 39.96, -83.00),
+    "us-gov-west-1": ("AWS GovCloud (US-West)", 45.84, -119.70),
+    "cn-north-1": ("China (Beijing)", 39.90, 116.40),
+    "cn-northwest-1": ("China (Ningxia)", 37.20, 106.17),
+}
+
+IMAGE_OWNERS = ("099720109477", "amazon", "136693071363")
+"""Canonical (Ubuntu), Amazon, Debian."""
+IMAGE_NAME_PATTERNS = (
+    "ubuntu/images/hvm-ssd*/ubuntu-*-amd64-server-*",
+    "al2023-ami-2023*-x86_64",
+    "amzn2-ami-hvm-2.0.*-x86_64-gp2",
+    "debian-1[0-9]-amd64-*",
+)
+IMAGE_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^ubuntu/images/hvm-ssd[^/]*/ubuntu-[a-z]+-(\d+\.\d+)-amd64-server-"),
+        "ubuntu-{}",
+    ),
+    (re.compile(r"^al2023-ami-2023"), "amazon-linux-2023"),
+    (re.compile(r"^amzn2-ami-hvm-2\.0\."), "amazon-linux-2"),
+    (re.compile(r"^debian-(\d+)-amd64-"), "debian-{}"),
+)
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+QUOTA_CODES = frozenset(
+    {
+        "InsufficientInstanceCapacity",
+        "InsufficientHostCapacity",
+        "InsufficientReservedInstanceCapacity",
+        "InstanceLimitExceeded",
+        "VcpuLimitExceeded",
+        "MaxSpotInstanceCountExceeded",
+        "VpcLimitExceeded",
+        "SubnetLimitExceeded",
+        "InternetGatewayLimitExceeded",
+        "AddressLimitExceeded",
+        "ResourceLimitExceeded",
+        "SecurityGroupLimitExceeded",
+        "RulesPerSecurityGroupLimitExceeded",
+        "KeyPairLimitExceeded",
+        "VolumeLimitExceeded",
+    }
+)
+AUTH_CODES = frozenset(
+    {
+        "AuthFailure",
+        "UnauthorizedOperation",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "OptInRequired",
+        "Blocked",
+        "ExpiredToken",
+        "RequestExpired",
+        "UnrecognizedClientException",
+        "AccessDenied",
+        "AccessDeniedException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+        "DependencyViolation",  # e.g. a VPC whose just-terminated instances still hold ENIs
+    }
+)
+NOT_FOUND_INSTANCE_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+FAILURE_REASON_PREFIXES = ("Server.", "Client.VolumeLimitExceeded", "Client.InternalError")
+"""StateReason codes that mean the VM failed (not a user's stop or terminate)."""
+
+
+def cloud_error(exc: Exception, what: str) -> CloudError:
+    """The drivers.errors exception for a failed boto3 call (`what` names the connection)."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "ClientError")
+        message = f"{what}: {code}: {error.get('Message') or exc}"
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in THROTTLING_CODES or status == 429:
+            return ThrottledError(message, THROTTLE_RETRY_AFTER_S, code)
+        if code in QUOTA_CODES:
+            return QuotaExceededError(message, code)
+        if code in AUTH_CODES:
+            return PermanentCloudError(f"{what}: credentials rejected ({code})", code)
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientCloudError(message, code)
+        if code.endswith(".NotFound") or code.endswith("NotFound"):
+            return NotFoundError(message, code)
+        if code.endswith(".Duplicate") or code in ("IdempotentParameterMismatch",):
+            return ConflictError(message, code)
+        return InvalidRequestError(message, code)
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        return CloudUnreachableError(f"{what}: endpoint did not answer: {exc}", "Unreachable")
+    if isinstance(exc, ReadTimeoutError):
+        return TransientCloudError(f"{what}: no answer in time: {exc}", "Timeout")
+    if isinstance(exc, NoCredentialsError):
+        return PermanentCloudError(f"{what}: no credentials", "NoCredentials")
+    return TransientCloudError(f"{what}: {type(exc).__name__}: {exc}", type(exc).__name__)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _tags(items: Sequence[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or ()}
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _tag_spec(kind: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": kind, "Tags": _tag_list(tags)}]
+
+
+def _tag_filters(tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+
+
+def normalized_public_key(public_key: str) -> str:
+    """`type base64` of an OpenSSH public key (no comment, no surrounding space)."""
+    return " ".join(public_key.split()[:2])
+
+
+def public_key_digest(public_key: str) -> str:
+    return hashlib.sha256(normalized_public_key(public_key).encode()).hexdigest()
+
+
+def ip_permission(rule: FirewallRule) -> dict[str, Any]:
+    protocol = "-1" if rule.protocol == "all" else rule.protocol
+    permission: dict[str, Any] = {"IpProtocol": protocol, "IpRanges": [{"CidrIp": rule.cidr}]}
+    if protocol != "-1":
+        permission["FromPort"] = rule.from_port
+        permission["ToPort"] = rule.to_port
+    return permission
+
+
+def firewall_rules(permissions: Sequence[dict[str, Any]], direction: str) -> list[FirewallRule]:
+    rules = []
+    for perm in permissions:
+        protocol = "all" if perm.get("IpProtocol") == "-1" else str(perm.get("IpProtocol"))
+        for ip_range in perm.get("IpRanges", []):
+            rules.append(
+                FirewallRule(
+                    direction=direction,
+                    protocol=protocol,
+                    from_port=int(perm.get("FromPort", -1)),
+                    to_port=int(perm.get("ToPort", -1)),
+                    cidr=ip_range["CidrIp"],
+                )
+            )
+    return rules
+
+
+def _rule_key(rule: FirewallRule) -> tuple[str, str, int, int, str]:
+    ports = (-1, -1) if rule.protocol == "all" else (rule.from_port, rule.to_port)
+    return (rule.direction, rule.protocol, *ports, rule.cidr)
+
+
+def image_family(name: str) -> str | None:
+    for pattern, family in IMAGE_FAMILIES:
+        match = pattern.match(name)
+        if match:
+            return family.format(*match.groups())
+    return None
+
+
+_pricing: dict[str, dict[str, float]] | None = None
+_pricing_lock = threading.Lock()
+
+
+def ec2_prices() -> dict[str, dict[str, float]]:
+    """Libcloud's bundled on-demand Linux prices: instance type -> region -> USD per hour."""
+    global _pricing
+    with _pricing_lock:
+        if _pricing is None:
+            from libcloud.pricing import get_pricing
+
+            _pricing = dict(get_pricing("compute", "ec2_linux") or {})
+        return _pricing
+
+
+def ec2_price(instance_type: str, region: str) -> float | None:
+    price = ec2_prices().get(instance_type, {}).get(region)
+    return float(price) if price else None
+
+
+class AwsEc2Driver:
+    """The CloudDriver of one AWS connection (provider = the connection's name)."""
+
+    cloud = CLOUD
+
+    def __init__(
+        self,
+        provider: str,
+        regions: Sequence[str],
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str = "",
+        endpoint_url: str | None = None,
+        max_threads: int = MAX_THREADS,
+    ) -> None:
+        self.provider = provider
+        self.configured_regions = tuple(regions)
+        self.endpoint_url = endpoint_url
+        self._credentials = (access_key_id, secret_access_key, session_token or None)
+        self._clients: dict[str, Ec2] = {}
+        self._clients_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix=f"aws-{provider}")
+        self._max_threads = max_threads
+        self._catalog: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._name_locks: dict[tuple[str, str, str], threading.Lock] = {}
+
+    @classmethod
+    def from_connection(cls, connection: Connection) -> AwsEc2Driver:
+        return cls(
+            connection.name,
+            connection.regions,
+            connection.secret("access_key_id"),
+            connection.secret("secret_access_key"),
+            connection.secret("session_token"),
+            connection.endpoint_url,
+        )
+
+    def __repr__(self) -> str:
+        endpoint = f", endpoint={self.endpoint_url!r}" if self.endpoint_url else ""
+        regions = self.configured_regions
+        return f"AwsEc2Driver(provider={self.provider!r}, regions={regions!r}{endpoint})"
+
+    @property
+    def _what(self) -> str:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return f"aws connection {self.provider!r}{where}"
+
+    # plumbing
+
+    def _client(self, region: str) -> Ec2:
+        with self._clients_lock:
+            client = self._clients.get(region)
+            if client is None:
+                key_id, secret, token = self._credentials
+                session = boto3.session.Session(
+                    aws_access_key_id=key_id,
+                    aws_secret_access_key=secret,
+                    aws_session_token=token,
+                    region_name=region,
+                )
+                client = session.client(
+                    "ec2",
+                    endpoint_url=self.endpoint_url,
+                    config=Config(
+                        retries={"total_max_attempts": 1, "mode": "standard"},
+                        connect_timeout=5,
+                        read_timeout=30,
+                        max_pool_connections=self._max_threads,
+                    ),
+                )
+                self._clients[region] = client
+            return client
+
+    def _named(self, kind: str, region: str, name: str) -> threading.Lock:
+        """One lock per named resource: concurrent ensures of one name in this process run one
+        after the other (across processes, the smallest id wins and the others are deleted)."""
+        with self._clients_lock:
+            return self._name_locks.setdefault((kind, region, name), threading.Lock())
+
+    def _check_region(self, region: str) -> None:
+        if region not in self.configured_regions:
+            raise NotFoundError(
+                f"{self._what}: region {region!r} is not one of its regions "
+                f"({', '.join(self.configured_regions)})",
+                "UnknownRegion",
+            )
+
+    async def _call(self, region: str, work: Callable[[Ec2], T]) -> T:
+        """Run `work(client)` in the pool; boto3 failures become drivers.errors."""
+        self._check_region(region)
+
+        def run() -> T:
+            try:
+                return work(self._client(region))
+            except CloudError:
+                raise
+            except (ClientError, BotoCoreError) as exc:
+                raise cloud_error(exc, self._what) from None
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+    def _cached(self, kind: str, region: str) -> Any:
+        entry = self._catalog.get((kind, region))
+        if entry is not None and time.monotonic() - entry[0] < CATALOG_TTL_S:
+            return entry[1]
+        return None
+
+    def _regions_or(self, region: str | None) -> tuple[str, ...]:
+        if region is None:
+            return self.configured_regions
+        self._check_region(region)
+        return (region,)
+
+    # catalog
+
+    async def regions(self) -> list[Region]:
+        """The connection's regions that the account offers (one DescribeRegions call, which
+        also proves the credentials work)."""
+
+        def describe(ec2: Ec2) -> set[str]:
+            return {r["RegionName"] for r in ec2.describe_regions()["Regions"]}
+
+        offered = await self._call(self.configured_regions[0], describe)
+        regions = []
+        for name in self.configured_regions:
+            if name not in offered:
+                continue
+            display, lat, lon = REGION_COORDINATES.get(name, (name, 0.0, 0.0))
+            regions.append(
+                Region(
+                    provider=self.provider,
+                    name=name,
+                    display_name=display,
+                    latitude=lat,
+                    longitude=lon,
+                )
+            )
+        return regions
+
+    async def specs(self, region: str | None = None) -> list[Spec]:
+        found: list[Spec] = []
+        for name in self._regions_or(region):
+            found += await self._region_specs(name)
+        return found
+
+    async def _region_specs(self, region: str) -> list[Spec]:
+        cached = self._cached("specs", region)
+        if cached is not None:
+            return list(cached)
+
+        def describe(ec2: Ec2) -> list[dict[str, Any]]:
+            types: list[dict[str, Any]] = []
+            for page in ec2.get_paginator("describe_instance_types").paginate():
+                types += page["InstanceTypes"]
+            return types
+
+        specs = []
+        for item in await self._call(region, describe):
+            name = item["InstanceType"]
+            price = ec2_price(name, region)
+            if price is None:
+                continue
+            specs.append(
+                Spec(
+                    provider=self.provider,
+                    region=region,
+                    name=name,
+                    vcpus=int(item.get("VCpuInfo", {}).get("DefaultVCpus", 0)),
+                    memory_gib=round(item.get("MemoryInfo", {}).get("SizeInMiB", 0) / 1024, 3),
+                    price_per_hour=price,
+                )
+            )
+        specs.sort(key=lambda s: s.name)
+        self._catalog["specs", region] = (time.monotonic(), specs)
+        return list(specs)
+
+    async def images(self, region: str | None = None) -> list[Image]:
+        found: list[Image] = []
+        for name in self._regions_or(region):
+            found += await self._region_images(name)
+        return found
+
+    async def _region_images(self, region: str) -> list[Image]:
+        cached = self._cached("images", region)
+        if cached is not None:
+            return list(cached)
+
+        def describe(ec2: Ec2) -> list[dict[str, Any]]:
+            answer = ec2.describe_images(
+                Owners=list(IMAGE_OWNERS),
+                Filters=[
+                    {"Name": "name", "Values": list(IMAGE_NAME_PATTERNS)},
+                    {"Name": "architecture", "Values": ["x86_64"]},
+                    {"Name": "state", "Values": ["available"]},
+                ],
+            )
+            return list(answer["Images"])
+
+        newest: dict[str, dict[str, Any]] = {}
+        for item in await self._call(region, describe):
+            family = image_family(item.get("Name", ""))
+            if family is None:
+                continue
+            key = (item.get("CreationDate", ""), item.get("Name", ""))
+            best = newest.get(family)
+            if best is None or key > (best.get("CreationDate", ""), best.get("Name", "")):
+                newest[family] = item
+        images = [
+            Image(provider=self.provider, region=region, name=item["ImageId"], os=family)
+            for family, item in sorted(newest.items())
+        ]
+        self._catalog["images", region] = (time.monotonic(), images)
+        return list(images)
+
+    # networks
+
+    async def ensure_vnet(
+        self,
+        region: str,
+        name: str,
+        cidr: str,
+        subnets: Sequence[SubnetSpec],
+        tags: dict[str, str],
+    ) -> CloudVNet:
+        """A VPC named `name` (tag Name) with an internet gateway, a default route to it, and one
+        subnet per SubnetSpec (tag mcis-subnet) that gives its instances public IPs."""
+
+        def ensure(ec2: Ec2) -> CloudVNet:
+            with self._named("vnet", region, name):
+                return self._ensure_vnet(ec2, region, name, cidr, subnets, tags)
+
+        return await self._call(region, ensure)
+
+    def _ensure_vnet(
+        self,
+        ec2: Ec2,
+        region: str,
+        name: str,
+        cidr: str,
+        subnets: Sequence[SubnetSpec],
+        tags: dict[str, str],
+    ) -> CloudVNet:
+        vpc = self._find_vpc(ec2, name)
+        if vpc is None:
+            created = ec2.create_vpc(
+                CidrBlock=cidr, TagSpecifications=_tag_spec("vpc", {"Name": name, **tags})
+            )["Vpc"]
+            # Two concurrent ensures may both have created one: all keep the smallest id.
+            vpc = self._find_vpc(ec2, name) or created
+            if vpc["VpcId"] != created["VpcId"]:
+                self._delete_vpc(ec2, created["VpcId"])
+        if vpc["CidrBlock"] != cidr:
+            raise ConflictError(
+                f"{self._what}: VPC {name!r} ({vpc['VpcId']}) exists with CIDR "
+                f"{vpc['CidrBlock']}, not {cidr}",
+                "VNetConflict",
+            )
+        vpc_id = vpc["VpcId"]
+        self._ensure_internet_route(ec2, vpc_id, name, tags)
+        subnet_ids = self._ensure_subnets(ec2, vpc_id, name, subnets, tags)
+        return CloudVNet(
+            csp_id=vpc_id,
+            name=name,
+            provider=self.provider,
+            region=region,
+            cidr=cidr,
+            subnets=subnet_ids,
+            tags=_tags(vpc.get("Tags")),
+        )
+
+    @staticmethod
+    def _find_vpc(ec2: Ec2, name: str) -> dict[str, Any] | None:
+        vpcs = ec2.describe_vpcs(Filters=_tag_filters({"Name": name}))["Vpcs"]
+        return min(vpcs, key=lambda v: v["VpcId"]) if vpcs else None
+
+    @staticmethod
+    def _ensure_internet_route(ec2: Ec2, vpc_id: str, name: str, tags: dict[str, str]) -> None:
+        gateways = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+        )["InternetGateways"]
+        if gateways:
+            gateway_id = gateways[0]["InternetGatewayId"]
+        else:
+            gateway_id = ec2.create_internet_gateway(
+                TagSpecifications=_tag_spec("internet-gateway", {"Name": name, **tags})
+            )["InternetGateway"]["InternetGatewayId"]
+            ec2.attach_internet_gateway(InternetGatewayId=gateway_id, VpcId=vpc_id)
+        tables = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+        for table in tables:
+            if any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in table.get("Routes", [])):
+                continue
+            try:
+                ec2.create_route(
+                    RouteTableId=table["RouteTableId"],
+                    DestinationCidrBlock="0.0.0.0/0",
+                    GatewayId=gateway_id,
+                )
+            except ClientError as exc:
+                if _code(exc) != "RouteAlreadyExists":
+                    raise
+
+    @staticmethod
+    def _ensure_subnets(
+        ec2: Ec2, vpc_id: str, name: str, subnets: Sequence[SubnetSpec], tags: dict[str, str]
+    ) -> dict[str, str]:
+        def existing() -> list[dict[str, Any]]:
+            answer = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+            return list(answer["Subnets"])
+
+        found = existing()
+        ids: dict[str, str] = {}
+        for spec in subnets:
+            match = next(
+                (s for s in found if _tags(s.get("Tags")).get(TAG_SUBNET) == spec.name), None
+            )
+            if match is None:
+                try:
+                    match = ec2.create_subnet(
+                        VpcId=vpc_id,
+                        CidrBlock=spec.cidr,
+                        TagSpecifications=_tag_spec(
+                            "subnet", {"Name": f"{name}-{spec.name}", TAG_SUBNET: spec.name, **tags}
+                        ),
+                    )["Subnet"]
+                except ClientError as exc:
+                    if _code(exc) != "InvalidSubnet.Conflict":
+                        raise
+                    # Made by a concurrent ensure since we looked: the one with our CIDR.
+                    match = next((s for s in existing() if s["CidrBlock"] == spec.cidr), None)
+                    if match is None:
+                        raise
+                ec2.modify_subnet_attribute(
+                    SubnetId=match["SubnetId"], MapPublicIpOnLaunch={"Value": True}
+                )
+            ids[spec.name] = match["SubnetId"]
+        return ids
+
+    async def delete_vnet(self, region: str, csp_id: str) -> None:
+        await self._call(region, lambda ec2: self._delete_vpc(ec2, csp_id))
+
+    @staticmethod
+    def _delete_vpc(ec2: Ec2, vpc_id: str) -> None:
+        """Delete the VPC with its subnets and internet gateway; gone already is fine."""
+        try:
+            ec2.describe_vpcs(VpcIds=[vpc_id])
+        except ClientError as exc:
+            if _code(exc) == "InvalidVpcID.NotFound":
+                return
+            raise
+        by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+        for subnet in ec2.describe_subnets(Filters=by_vpc)["Subnets"]:
+            ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+        gateways = ec2.describe_internet_gateways(
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}]
+        )["InternetGateways"]
+        for gateway in gateways:
+            gateway_id = gateway["InternetGatewayId"]
+            ec2.detach_internet_gateway(InternetGatewayId=gateway_id, VpcId=vpc_id)
+            ec2.delete_internet_gateway(InternetGatewayId=gateway_id)
+        try:
+            ec2.delete_vpc(VpcId=vpc_id)
+        except ClientError as exc:
+            if _code(exc) != "InvalidVpcID.NotFound":
+                raise
+
+    async def ensure_security_group(
+        self,
+        region: str,
+        name: str,
+        vnet_csp_id: str,
+        rules: Sequence[FirewallRule],
+        tags: dict[str, str],
+    ) -> CloudSecurityGroup:
+        def ensure(ec2: Ec2) -> CloudSecurityGroup:
+            with self._named("security-group", region, name):
+                return ensure_group(ec2)
+
+        def ensure_group(ec2: Ec2) -> CloudSecurityGroup:
+            group = self._find_group(ec2, name, vnet_csp_id)
+            if group is None:
+                try:
+                    ec2.create_security_group(
+                        GroupName=name,
+                        Description=f"mcis {name}",
+                        VpcId=vnet_csp_id,
+                        TagSpecifications=_tag_spec("security-group", {"Name": name, **tags}),
+                    )
+                except ClientError as exc:
+                    if _code(exc) != "InvalidGroup.Duplicate":
+                        raise
+                group = self._find_group(ec2, name, vnet_csp_id)
+                if group is None:
+                    raise NotFoundError(
+                        f"{self._what}: security group {name!r} vanished after creation",
+                        "InvalidGroup.NotFound",
+                    )
+            have = {
+                _rule_key(r)
+                for r in firewall_rules(group.get("IpPermissions", []), "inbound")
+                + firewall_rules(group.get("IpPermissionsEgress", []), "outbound")
+            }
+            for rule in rules:
+                if _rule_key(rule) in have:
+                    continue
+                authorize = (
+                    ec2.authorize_security_group_ingress
+                    if rule.direction == "inbound"
+                    else ec2.authorize_security_group_egress
+                )
+                try:
+                    authorize(GroupId=group["GroupId"], IpPermissions=[ip_permission(rule)])
+                except ClientError as exc:
+                    if _code(exc) != "InvalidPermission.Duplicate":
+                        raise
+                have.add(_rule_key(rule))
+            group = self._find_group(ec2, name, vnet_csp_id) or group
+            return CloudSecurityGroup(
+                csp_id=group["GroupId"],
+                name=name,
+                provider=self.provider,
+                region=region,
+                vnet_csp_id=vnet_csp_id,
+                rules=firewall_rules(group.get("IpPermissions", []), "inbound"),
+                tags=_tags(group.get("Tags")),
+            )
+
+        return await self._call(region, ensure)
+
+    @staticmethod
+    def _find_group(ec2: Ec2, name: str, vpc_id: str) -> dict[str, Any] | None:
+        groups = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "group-name", "Values": [name]},
+                {"Name": "vpc-id", "Values": [vpc_id]},
+            ]
+        )["SecurityGroups"]
+        return groups[0] if groups else None
+
+    async def delete_security_group(self, region: str, csp_id: str) -> None:
+        def delete(ec2: Ec2) -> None:
+            try:
+                ec2.delete_security_group(GroupId=csp_id)
+            except ClientError as exc:
+                if _code(exc) not in ("InvalidGroup.NotFound", "InvalidGroupId.Malformed"):
+                    raise
+
+        await self._call(region, delete)
+
+    async def import_key_pair(
+        self, region: str, name: str, public_key: str, tags: dict[str, str]
+    ) -> CloudKeyPair:
+        digest = public_key_digest(public_key)
+
+        def existing(ec2: Ec2) -> dict[str, Any] | None:
+            try:
+                pairs = ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)["KeyPairs"]
+            except ClientError as exc:
+                if _code(exc) == "InvalidKeyPair.NotFound":
+                    return None
+                raise
+            return pairs[0] if pairs else None
+
+        def same_key(pair: dict[str, Any]) -> bool:
+            if pair.get("PublicKey"):
+                return bool(
+                    normalized_public_key(pair["PublicKey"]) == normalized_public_key(public_key)
+                )
+            return _tags(pair.get("Tags")).get(TAG_PUBLIC_KEY) == digest
+
+        def ensure(ec2: Ec2) -> CloudKeyPair:
+            with self._named("key-pair", region, name):
+                return ensure_pair(ec2)
+
+        def ensure_pair(ec2: Ec2) -> CloudKeyPair:
+            pair = existing(ec2)
+            if pair is None:
+                try:
+                    pair = ec2.import_key_pair(
+                        KeyName=name,
+                        PublicKeyMaterial=normalized_public_key(public_key).encode(),
+                        TagSpecifications=_tag_spec("key-pair", {**tags, TAG_PUBLIC_KEY: digest}),
+                    )
+                except ClientError as exc:
+                    if _code(exc) != "InvalidKeyPair.Duplicate":
+                        raise
+                    pair = existing(ec2)
+                    if pair is None:
+                        raise
+                    if not same_key(pair):
+                        raise ConflictError(
+                            f"{self._what}: key pair {name!r} exists with another public key",
+                            "KeyPairConflict",
+                        ) from None
+            elif not same_key(pair):
+                raise ConflictError(
+                    f"{self._what}: key pair {name!r} exists with another public key",
+                    "KeyPairConflict",
+                )
+            return CloudKeyPair(
+                name=name,
+                provider=self.provider,
+                region=region,
+                fingerprint=str(pair.get("KeyFingerprint", "")),
+            )
+
+        return await self._call(region, ensure)
+
+    async def delete_key_pair(self, region: str, name: str) -> None:
+        def delete(ec2: Ec2) -> None:
+            try:
+                ec2.delete_key_pair(KeyName=name)
+            except ClientError as exc:
+                if _code(exc) != "InvalidKeyPair.NotFound":
+                    raise
+
+        await self._call(region, delete)
+
+    # VMs
+
+    def _vm(self, region: str, instance: dict[str, Any]) -> CloudVm:
+        tags = _tags(instance.get("Tags"))
+        state = str(instance.get("State", {}).get("Name", ""))
+        reason = instance.get("StateReason") or {}
+        failure = None
+        if state in ("stopped", "terminated", "shutting-down", "stopping") and str(
+            reason.get("Code", "")
+        ).startswith(FAILURE_REASON_PREFIXES):
+            failure = str(reason.get("Message") or reason.get("Code"))
+        return CloudVm(
+            csp_id=instance["InstanceId"],
+            name=tags.get("Name", instance["InstanceId"]),
+            provider=self.provider,
+            cloud=CLOUD,
+            region=region,
+            spec=str(instance.get("InstanceType", "")),
+            image=str(instance.get("ImageId", "")),
+            native_status=state,
+            failure_reason=failure,
+            public_ip=instance.get("PublicIpAddress"),
+            private_ip=instance.get("PrivateIpAddress"),
+            client_token=tags.get(TAG_CLIENT_TOKEN) or str(instance.get("ClientToken", "")),
+            tags=tags,
+        )
+
+    @staticmethod
+    def _describe(ec2: Ec2, **kwargs: Any) -> list[dict[str, Any]]:
+        instances: list[dict[str, Any]] = []
+        for page in ec2.get_paginator("describe_instances").paginate(**kwargs):
+            for reservation in page["Reservations"]:
+                instances += reservation["Instances"]
+        return instances
+
+    def _instance(self, ec2: Ec2, csp_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._describe(ec2, InstanceIds=[csp_id])
+        except ClientError as exc:
+            if _code(exc) in NOT_FOUND_INSTANCE_CODES:
+                return None
+            raise
+        return found[0] if found else None
+
+    async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
+        def create(ec2: Ec2) -> dict[str, Any]:
+            token = request.client_token
+            made = self._describe(ec2, Filters=_tag_filters({TAG_CLIENT_TOKEN: token}))
+            if made:
+                return min(made, key=lambda i: str(i.get("LaunchTime", "")))
+            tags = {"Name": request.name, **request.tags, TAG_CLIENT_TOKEN: token}
+            params: dict[str, Any] = {
+                "ImageId": request.image,
+                "InstanceType": request.spec,
+                "MinCount": 1,
+                "MaxCount": 1,
+                "ClientToken": token[:64],
+                "TagSpecifications": _tag_spec("instance", tags) + _tag_spec("volume", tags),
+            }
+            if request.key_name:
+                params["KeyName"] = request.key_name
+            if request.subnet_csp_id:
+                params["SubnetId"] = request.subnet_csp_id
+            if request.security_group_csp_ids:
+                params["SecurityGroupIds"] = list(request.security_group_csp_ids)
+            instance: dict[str, Any] = ec2.run_instances(**params)["Instances"][0]
+            return instance
+
+        return self._vm(region, await self._call(region, create))
+
+    async def get_vm(self, region: str, csp_id: str) -> CloudVm | None:
+        found = await self._call(region, lambda ec2: self._instance(ec2, csp_id))
+        return None if found is None else self._vm(region, found)
+
+    async def list_vms(self, region: str, tags: dict[str, str] | None = None) -> list[CloudVm]:
+        filters = _tag_filters(tags or {})
+        found = await self._call(region, lambda ec2: self._describe(ec2, Filters=filters))
+        return [self._vm(region, i) for i in found]
+
+    async def _act(self, region: str, csp_id: str, action: str) -> CloudVm:
+        def act(ec2: Ec2) -> dict[str, Any]:
+            getattr(ec2, action)(InstanceIds=[csp_id])
+            found = self._instance(ec2, csp_id)
+            if found is None:
+                raise NotFoundError(
+                    f"{self._what}: instance {csp_id} not found", "InvalidInstanceID.NotFound"
+                )
+            return found
+
+        return self._vm(region, await self._call(region, act))
+
+    async def suspend_vm(self, region: str, csp_id: str) -> CloudVm:
+        return await self._act(region, csp_id, "stop_instances")
+
+    async def resume_vm(self, region: str, csp_id: str) -> CloudVm:
+        return await self._act(region, csp_id, "start_instances")
+
+    async def reboot_vm(self, region: str, csp_id: str) -> CloudVm:
+        return await self._act(region, csp_id, "reboot_instances")
+
+    async def terminate_vm(self, region: str, csp_id: str) -> None:
+        def terminate(ec2: Ec2) -> None:
+            try:
+                ec2.terminate_instances(InstanceIds=[csp_id])
+            except ClientError as exc:
+                if _code(exc) not in NOT_FOUND_INSTANCE_CODES:
+                    raise
+
+        await self._call(region, terminate)
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
