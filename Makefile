@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.create_mcis --vms 200 --regions 10 --boot 5
 	$(BIN)/python -m bench.create_mcis --vms 1000 --regions 10 --boot 5
 	$(BIN)/python -m bench.lifecycle --vms 200 --regions 10 --transition 5
+	$(BIN)/python -m bench.recommend
+	$(BIN)/python -m bench.ssh_fanout --vms 50
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,24 +1,32 @@
-"""Auto-control activities: act on an MCIS through its own workflow's Update (with the
-decision's request id, so a retry after any crash returns the operation already started instead
-of starting another) and wait until that operation has finished."""
+"""Auto-control activities: sample an MCIS's utilisation from its clouds' monitoring; act on an
+MCIS through its own workflow's Update (with the decision's request id, so a retry after any
+crash returns the operation already started instead of starting another) and wait until that
+operation has finished."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.cloud_calls import cloud_call, store_call
 from activities.deps import ActivityDeps
+from drivers.base import MetricsSource
+from models.cloud import VmMetrics
 from models.lifecycle import OperationRecord
 from models.mcis import McisView
 from models.naming import mcis_workflow_id
-from models.policy import McisOperationCall
+from models.policy import McisOperationCall, Metric, MetricsQuery, MetricsSample
+from models.records import VmRecord
+from models.status import VmStatus
 from workflows.failures import failure_message, failure_type
 
+METRICS_CONCURRENCY = 20
 POLL_S = 1.0
 BUSY_RETRY_S = 5.0
 
@@ -26,6 +34,46 @@ BUSY_RETRY_S = 5.0
 class AutoControlActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._deps = deps
+
+    @activity.defn(name="collect_metrics")
+    async def collect_metrics(self, query: MetricsQuery) -> MetricsSample:
+        """Each metric averaged over the MCIS's Running VMs, read from their clouds'
+        monitoring (rate limited per cloud), plus the count of unhealthy VMs."""
+        store = self._deps.store
+        vms = await store_call(partial(store.list_vms, query.namespace, query.mcis))
+        running = [vm for vm in vms if vm.status is VmStatus.RUNNING and vm.csp_id]
+        limit = asyncio.Semaphore(METRICS_CONCURRENCY)
+
+        async def read(vm: VmRecord) -> tuple[str, VmMetrics]:
+            driver = self._deps.driver(vm.provider)
+            if not isinstance(driver, MetricsSource):
+                raise ApplicationError(
+                    f"cloud {vm.provider!r} offers no monitoring to mcis",
+                    type="NotSupported",
+                    non_retryable=True,
+                )
+            async with limit:
+                await self._deps.read_limiter.wait(vm.provider)
+                return vm.name, await cloud_call(
+                    partial(driver.vm_metrics, vm.region, vm.csp_id or "")
+                )
+
+        readings = dict(await asyncio.gather(*(read(vm) for vm in running)))
+        per_vm = {
+            name: {Metric.CPU: m.cpu_percent, Metric.MEMORY: m.memory_percent}
+            for name, m in readings.items()
+        }
+        unhealthy = sum(vm.status in (VmStatus.FAILED, VmStatus.UNDEFINED) for vm in vms)
+        values = {Metric.UNHEALTHY: float(unhealthy)}
+        for metric in (Metric.CPU, Metric.MEMORY):
+            numbers = [v[metric] for v in per_vm.values()]
+            values[metric] = round(sum(numbers) / len(numbers), 2) if numbers else 0.0
+        return MetricsSample(
+            at=datetime.now(UTC),
+            vm_count=sum(vm.status is not VmStatus.TERMINATED for vm in vms),
+            values=values,
+            per_vm=per_vm,
+        )
 
     @activity.defn(name="run_mcis_operation")
     async def run_mcis_operation(self, call: McisOperationCall) -> OperationRecord:

@@ -35,5 +35,6 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         remote.remote_targets,
         remote.run_remote,
         remote.forget_upload,
+        autocontrol.collect_metrics,
         autocontrol.run_mcis_operation,
     ]

@@ -5,7 +5,7 @@ token, delete_* and terminate_vm of something already gone succeed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from models.catalog import Image, Region, Spec
 from models.cloud import (
@@ -16,6 +16,7 @@ from models.cloud import (
     FirewallRule,
     SubnetSpec,
     VmCreateRequest,
+    VmMetrics,
 )
 
 
@@ -82,3 +83,11 @@ class CloudDriver(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class MetricsSource(Protocol):
+    """A cloud's monitoring API: a VM's current utilisation. Drivers that have one implement it
+    (the local cloud reads its VMs' cgroups); auto-control needs it."""
+
+    async def vm_metrics(self, region: str, csp_id: str) -> VmMetrics: ...

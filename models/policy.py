@@ -19,7 +19,6 @@ class Metric(StrEnum):
     CPU = "cpu"  # average CPU % of the VMs' allocation
     MEMORY = "memory"  # average memory % of the VMs' limit
     UNHEALTHY = "unhealthy"  # number of VMs that are Failed or Undefined
-    NET_RX = "net_rx"  # average received bytes per second per VM
 
 
 class Operator(StrEnum):

@@ -11,13 +11,17 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
+from models.catalog_records import CatalogSource
 from remote.apps import APPS
 from starter import (
     catalog_commands,
+    connection_commands,
     lifecycle_commands,
     localcloud_commands,
     mcis_commands,
     namespace_commands,
+    placement_commands,
+    policy_commands,
     remote_commands,
     resource_commands,
     stack_commands,
@@ -92,6 +96,25 @@ def build_parser() -> _Parser:
     specs.add_argument("--min-memory", type=float, help="GiB")
     specs.add_argument("--max-memory", type=float, help="GiB")
     specs.add_argument("--max-price", type=float, help="USD per hour")
+    specs.add_argument("--vcpus", help="range: 2..4, 2.., ..8 or 4")
+    specs.add_argument("--memory", help="GiB range: 4..16")
+    specs.add_argument("--price", help="USD per hour range: ..0.2")
+    specs.add_argument("--source", choices=[s.value for s in CatalogSource])
+    specs.add_argument("--limit", type=int, help="show at most this many")
+    refresh = _command(
+        catalog,
+        "refresh",
+        catalog_commands.refresh_catalog,
+        "load the local cloud, public clouds (Libcloud data) and the RTT matrix",
+    )
+    refresh.add_argument("--rtt-file", help="RTT YAML (default: $MCIS_HOME/rtt.yaml if present)")
+    refresh.add_argument("--no-public", action="store_true", help="skip the public clouds")
+
+    recommend = _command(
+        top, "recommend", placement_commands.recommend, "best specs under weighted priorities"
+    )
+    placement_commands.add_placement_arguments(recommend)
+    recommend.add_argument("--limit", type=int, default=10)
 
     ns = _groups(top.add_parser("ns", help="namespaces"), "namespace commands")
     ns_create = _command(ns, "create", namespace_commands.create, "create a namespace")
@@ -137,6 +160,7 @@ def build_parser() -> _Parser:
     create.add_argument("--description", default="")
     create.add_argument("--on-partial-failure", dest="policy", choices=POLICIES, default="continue")
     create.add_argument("--no-wait", action="store_true", help="return once started")
+    placement_commands.add_create_arguments(create)
 
     status = _mcis_command(top, "status", mcis_commands.status, "show an MCIS and its VMs")
     status.add_argument("--refresh", action="store_true", help="read every VM from its cloud")
@@ -186,7 +210,7 @@ def build_parser() -> _Parser:
         parser = _mcis_command(top, name, handler, text)
         _remote_options(parser)
         if name == "cmd":
-            parser.add_argument("command", nargs=argparse.REMAINDER)
+            parser.add_argument("command", nargs="*", help="the command, best after --")
         else:
             parser.add_argument("source")
             parser.add_argument("destination")
@@ -202,6 +226,22 @@ def build_parser() -> _Parser:
         action="store_true",
         help="forget recorded host keys (after a VM was rebuilt)",
     )
+
+    policy = _groups(top.add_parser("policy", help="auto-control policies"), "policy commands")
+    policy_create = _mcis_command(
+        policy, "create", policy_commands.create, "start auto-control of an MCIS"
+    )
+    policy_create.add_argument("-f", "--file", required=True, help="policy file (YAML or JSON)")
+    _mcis_command(policy, "status", policy_commands.status, "state, samples, decisions")
+    for change in ("pause", "resume", "delete"):
+        _mcis_command(policy, change, policy_commands.change, f"{change} the policy").set_defaults(
+            change=change
+        )
+    load = _mcis_command(top, "load", policy_commands.load, "make CPU load on the VMs")
+    _remote_options(load)
+    load.add_argument("--cpu", type=int, default=90, help="percent")
+    load.add_argument("--duration", type=int, default=120, help="seconds")
+    load.add_argument("--stop", action="store_true")
 
     lc = _groups(
         top.add_parser("localcloud", help="inspect and steer the local cloud"),
@@ -225,13 +265,24 @@ def build_parser() -> _Parser:
     for field in ("boot", "stop", "start", "reboot", "terminate"):
         timing.add_argument(f"--{field}", type=float)
     timing.add_argument("--clear", action="store_true")
+    doctor = _command(
+        lc, "doctor", localcloud_commands.doctor, "what real VMs left behind (exit 1 if any)"
+    )
+    doctor.add_argument("--clean", action="store_true", help="remove what was left behind")
+
+    connection_commands.register(top, _command, _groups)
     return root
 
 
 async def run(argv: Sequence[str]) -> int:
     ctx = Context()
     try:
-        args = build_parser().parse_args(argv)
+        words = list(argv)
+        # `mcis cmd NS NAME [options] -- COMMAND...`: what follows `--` is the remote command.
+        remote = words[words.index("--") + 1 :] if "--" in words else None
+        args = build_parser().parse_args(words[: words.index("--")] if remote else words)
+        if remote is not None and hasattr(args, "command"):
+            args.command = [*args.command, *remote]
         handler: Handler = args.handler
         return await handler(ctx, args)
     finally:

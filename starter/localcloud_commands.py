@@ -1,5 +1,5 @@
-"""`mcis localcloud vms|fault|timing`: look inside the local cloud and steer it (faults to
-inject, lifecycle durations)."""
+"""`mcis localcloud vms|fault|timing|doctor`: look inside the local cloud and steer it (faults
+to inject, lifecycle durations), find and remove what its real VMs left behind."""
 
 from __future__ import annotations
 
@@ -97,3 +97,29 @@ async def timing(ctx: Context, args: argparse.Namespace) -> int:
     else:
         print("timings reset" if args.clear else f"timings set for {args.provider}")
     return 0
+
+
+async def doctor(ctx: Context, args: argparse.Namespace) -> int:
+    """Exit code 1 while something is leaked (with --clean: still leaked after cleaning)."""
+    try:
+        report = await (ctx.admin.doctor_clean() if args.clean else ctx.admin.doctor())
+    except CloudError as exc:
+        raise CliError(exc.message, FAILED) from None
+    summary, leaks = report["summary"], report["leaks"]
+    if args.json:
+        print_json(report)
+    else:
+        for leak in report["cleaned"]:
+            print(f"removed {leak['kind']} {leak['name']}")
+        if leaks:
+            print_table(
+                ["KIND", "NAME", "VM", "DETAIL"],
+                [(x["kind"], x["name"], x["vm_id"] or "-", x["detail"]) for x in leaks],
+            )
+        for db in summary["other_clouds"].values():
+            print(f"VMs of another local cloud run here (not leaked): {db}")
+        if summary["checked"]:
+            print(f"{summary['leaked']} leaked; {summary['live_vms']} live VMs")
+        else:
+            print(f"not checked: {summary['note']}")
+    return FAILED if leaks else 0

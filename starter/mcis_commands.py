@@ -16,6 +16,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models.lifecycle import OperationKind
+from models.mcis import McisRequest
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput, OperationRequest
 from models.status import aggregate
@@ -23,6 +24,7 @@ from starter.context import Context
 from starter.errors import FAILED, CliError
 from starter.lifecycle_commands import run_operation
 from starter.output import print_json, print_table, progress
+from starter.placement_commands import recommended_request
 from starter.requests import check_request, load_request_file, request_from_groups
 from starter.views import checked_name, running_handle, show
 from starter.watch import query_status, watch
@@ -33,6 +35,9 @@ from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
     namespace = checked_name(args.namespace, "namespace")
+    if getattr(args, "recommend", False):
+        planned = await recommended_request(ctx, args, namespace)
+        return 0 if planned is None else await create_request(ctx, args, namespace, planned)
     if args.file:
         if args.name or args.group:
             raise CliError("give either -f FILE or NAME --group ..., not both")
@@ -44,6 +49,13 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
             checked_name(args.name, "MCIS name"), args.group or [], args.description, args.policy
         )
     await check_request(ctx, namespace, request)
+    return await create_request(ctx, args, namespace, request)
+
+
+async def create_request(
+    ctx: Context, args: argparse.Namespace, namespace: str, request: McisRequest
+) -> int:
+    """Start the MCIS workflow of a checked request, then wait for it (unless --no-wait)."""
     client = await ctx.client()
     try:
         handle = await client.start_workflow(

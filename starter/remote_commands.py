@@ -48,11 +48,11 @@ async def _run(
         raise CliError(failure_message(exc), FAILED) from None
 
 
-def _exit_code(results: list[RemoteResult]) -> int:
+def exit_code(results: list[RemoteResult]) -> int:
     return 0 if results and all(r.exit_code == 0 for r in results) else FAILED
 
 
-def _show(results: list[RemoteResult], as_json: bool) -> None:
+def show_results(results: list[RemoteResult], as_json: bool) -> None:
     if as_json:
         print_json(results)
         return
@@ -65,20 +65,27 @@ def _show(results: list[RemoteResult], as_json: bool) -> None:
             print("[stderr] " + r.stderr.rstrip("\n").replace("\n", "\n[stderr] "))
 
 
-async def cmd(ctx: Context, args: argparse.Namespace) -> int:
-    words = [w for w in args.command if w != "--"] if args.command[:1] == ["--"] else args.command
-    if not words:
-        raise CliError("give the command after --, e.g. mcis cmd dev web -- hostname")
-    command = " ".join(words)
+async def run_command(
+    ctx: Context, args: argparse.Namespace, command: str, what: str
+) -> list[RemoteResult]:
+    """Run `command` on the VMs the arguments select (--group, --vm) through the workflow."""
     inp = RemoteWorkflowInput(
         query=_query(ctx, args),
         command=command,
         timeout_s=args.timeout,
         concurrency=args.concurrency,
     )
-    results = await _run(ctx, inp, f"running {command!r}", args.json)
-    _show(results, args.json)
-    return _exit_code(results)
+    return await _run(ctx, inp, what, args.json)
+
+
+async def cmd(ctx: Context, args: argparse.Namespace) -> int:
+    words = args.command
+    if not words:
+        raise CliError("give the command after --, e.g. mcis cmd dev web -- hostname")
+    command = " ".join(words)
+    results = await run_command(ctx, args, command, f"running {command!r}")
+    show_results(results, args.json)
+    return exit_code(results)
 
 
 async def put(ctx: Context, args: argparse.Namespace) -> int:
@@ -100,19 +107,13 @@ async def put(ctx: Context, args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
     )
     results = await _run(ctx, inp, f"putting {source.name} at {args.destination}", args.json)
-    _show(results, args.json)
-    return _exit_code(results)
+    show_results(results, args.json)
+    return exit_code(results)
 
 
 async def deploy(ctx: Context, args: argparse.Namespace) -> int:
-    inp = RemoteWorkflowInput(
-        query=_query(ctx, args),
-        command=APPS[args.app],
-        timeout_s=args.timeout,
-        concurrency=args.concurrency,
-    )
-    results = await _run(ctx, inp, f"deploying {args.app}", args.json)
-    addresses = {vm.name: vm.public_ip for vm in ctx.store.list_vms(inp.query.namespace, args.name)}
+    results = await run_command(ctx, args, APPS[args.app], f"deploying {args.app}")
+    addresses = {vm.name: vm.public_ip for vm in ctx.store.list_vms(args.namespace, args.name)}
     rows = [
         {
             "vm": r.vm,
@@ -130,7 +131,7 @@ async def deploy(ctx: Context, args: argparse.Namespace) -> int:
                 print(f"[{row['vm']}] WebServer is ready. Access {row['url']}")
             else:
                 print(f"[{row['vm']}] failed: {row['error']}")
-    return _exit_code(results)
+    return exit_code(results)
 
 
 async def access(ctx: Context, args: argparse.Namespace) -> int:

@@ -3,11 +3,8 @@ and checking it against the namespace, the catalog and the store before any work
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from drivers.errors import CloudError, NotFoundError
@@ -16,26 +13,12 @@ from models.catalog import split_catalog_id
 from models.mcis import GroupRequest, McisRequest, PartialFailurePolicy
 from models.records import ResourceKind
 from starter.context import Context
+from starter.documents import load_mapping
 from starter.errors import FAILED, CliError, validation_message
-
-MAX_REQUEST_BYTES = 1_000_000
 
 
 def load_request_file(path: str) -> McisRequest:
-    file = Path(path)
-    if not file.is_file():
-        raise CliError(f"request file {path!r} does not exist")
-    if file.stat().st_size > MAX_REQUEST_BYTES:
-        raise CliError(f"request file {path!r} is larger than {MAX_REQUEST_BYTES} bytes")
-    text = file.read_text(errors="replace")
-    try:
-        data: Any = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CliError(f"request file {path!r} is not valid YAML/JSON: {first_line}") from None
-    if not isinstance(data, dict):
-        raise CliError(f"request file {path!r} must hold a mapping with name and groups")
-    return parse_request(data)
+    return parse_request(load_mapping(path, "request"))
 
 
 def parse_request(data: dict[str, Any]) -> McisRequest:

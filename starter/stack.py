@@ -117,6 +117,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "MCIS_TEMPORAL_UI_PORT": str(settings.temporal_ui_port),
         "MCIS_LOCALCLOUD_URL": settings.localcloud_url,
         "MCIS_LOCALCLOUD_TIME_SCALE": str(settings.localcloud_time_scale),
+        "MCIS_LOCALCLOUD_BACKEND": settings.localcloud_backend,
         "MCIS_MAX_CONCURRENT_ACTIVITIES": str(settings.max_concurrent_activities),
         "MCIS_CLOUD_READ_RATES": settings.cloud_read_rates,
         "PYTHONUNBUFFERED": "1",
@@ -187,6 +188,7 @@ def components(settings: Settings) -> tuple[Component, ...]:
                 *("--host", cloud_host, "--port", str(cloud_port)),
                 *("--db", str(settings.home / "localcloud.db")),
                 *("--time-scale", str(settings.localcloud_time_scale)),
+                *("--backend", settings.localcloud_backend),
             ),
             address=settings.localcloud_url,
             listens=((cloud_host, cloud_port),),
@@ -394,15 +396,19 @@ class Stack:
             (self.settings.run_dir / leftover).unlink(missing_ok=True)
 
 
-def isolated_env(home: Path, task_queue: str, time_scale: float = 1.0) -> dict[str, str]:
+def isolated_env(
+    home: Path, task_queue: str, time_scale: float = 1.0, backend: str = "phantom"
+) -> dict[str, str]:
     """Settings for a stack of its own (tests, benchmarks): its own MCIS_HOME and free ports, so
-    it never meets the user's stack."""
+    it never meets the user's stack; phantom VMs unless asked (real VMs outlive their cloud
+    process, and only one real-VM cloud runs per machine)."""
     return {
         "MCIS_HOME": str(home),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{processes.free_port()}",
         "MCIS_TEMPORAL_UI_PORT": str(processes.free_port()),
         "MCIS_LOCALCLOUD_URL": f"http://127.0.0.1:{processes.free_port()}",
         "MCIS_LOCALCLOUD_TIME_SCALE": str(time_scale),
+        "MCIS_LOCALCLOUD_BACKEND": backend,
         "MCIS_TASK_QUEUE": task_queue,
         "MCIS_DATABASE_URL": f"sqlite:///{home / 'mcis.db'}",
     }

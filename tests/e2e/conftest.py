@@ -3,6 +3,7 @@ worker process) in a temporary MCIS_HOME on free ports, driven through the real 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -15,12 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from localcloud.netns.choose import missing_requirements
 from settings import Settings, load_settings
 from starter.stack import Stack, isolated_env
 
 pytestmark = pytest.mark.e2e
 
-TIME_SCALE = 0.02  # aws boots in 0.6 s
+TIME_SCALE = 0.02
+MISSING_FOR_REAL_VMS = missing_requirements()  # aws boots in 0.6 s
 
 
 @dataclass
@@ -44,7 +47,10 @@ class E2E:
         return done.stdout
 
     def json(self, *args: str, timeout: float = 180) -> Any:
-        return json.loads(self.ok(*args, "--json", timeout=timeout))
+        """The command's --json output (the flag goes before a `--` that starts a command)."""
+        words = list(args)
+        at = words.index("--") if "--" in words else len(words)
+        return json.loads(self.ok(*words[:at], "--json", *words[at:], timeout=timeout))
 
     def cloud(self, path: str) -> Any:
         answer = httpx.get(f"{self.settings.localcloud_url}{path}", timeout=10, trust_env=False)
@@ -65,8 +71,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     env = {**os.environ, **isolated_env(home, "mcis-e2e", TIME_SCALE)}
     settings = load_settings(env)
     stack = Stack(settings)
-    stack.up()
     try:
+        stack.up()
         yield E2E(settings, env, stack)
     finally:
         stack.down()
@@ -74,3 +80,25 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
 
 def logs_of(e2e: E2E, name: str) -> str:
     return Path(e2e.settings.logs_dir / f"{name}.log").read_text()[-4000:]
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    """A stack whose local cloud runs real VMs (skipped where the machine cannot); every VM is
+    destroyed at the end, since real VMs outlive their cloud process."""
+    if MISSING_FOR_REAL_VMS is not None:
+        pytest.skip(f"real VMs need root and tools: {MISSING_FOR_REAL_VMS}")
+    home = tmp_path_factory.mktemp("mcis-realvm")
+    env = {**os.environ, **isolated_env(home, "mcis-realvm", 0.05, backend="netns")}
+    settings = load_settings(env)
+    stack = Stack(settings)
+    e2e = E2E(settings, env, stack)
+    try:
+        stack.up()
+        assert e2e.cloud("/healthz")["backend"] == "netns"
+        e2e.ok("ns", "create", "real")
+        yield e2e
+    finally:
+        with contextlib.suppress(httpx.HTTPError):  # real VMs outlive their cloud: destroy them
+            httpx.post(f"{settings.localcloud_url}/admin/reset", timeout=60, trust_env=False)
+        stack.down()

@@ -87,7 +87,7 @@ def test_seed_demo_policy_is_the_talks() -> None:
                     }
                 ]
             },
-            "'cpu', 'memory', 'unhealthy'",
+            "'cpu', 'memory' or 'unhealthy'",
         ),
         (
             {

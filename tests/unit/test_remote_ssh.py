@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.remote import VmTarget
+from remote.load import start_load, stop_load
 from remote.ssh import run, with_environment
 from starter.processes import free_port
 from tests.sshd_server import Sshd, sshd_available, start_sshd
@@ -86,3 +87,18 @@ def test_a_changed_host_key_is_refused(tmp_path: Path) -> None:
         server.stop()
     assert refused.exit_code is None
     assert "host key of web-1 (127.0.0.1) changed: recorded SHA256:" in (refused.error or "")
+
+
+def test_cpu_load_starts_and_stops_without_killing_its_own_shell(sshd: Sshd) -> None:
+    keys = MemoryHostKeys()
+    started = run(target(sshd), sshd.private_key, keys, start_load(50, 30), timeout_s=20)
+    assert started.exit_code == 0 and started.stdout.startswith("load 50% for 30s")
+    again = run(target(sshd), sshd.private_key, keys, start_load(50, 30), timeout_s=20)
+    assert again.exit_code == 0
+    count = run(target(sshd), sshd.private_key, keys, 'pgrep -fc "^timeout .*[m]cis-load"', 20)
+    cpus = run(target(sshd), sshd.private_key, keys, "nproc", timeout_s=20)
+    assert count.stdout.strip() == cpus.stdout.strip()  # restarted, not doubled
+    stopped = run(target(sshd), sshd.private_key, keys, stop_load(), timeout_s=20)
+    assert stopped.exit_code == 0 and stopped.stdout == "load stopped\n"
+    left = run(target(sshd), sshd.private_key, keys, 'pgrep -fc "[m]cis-load"', timeout_s=20)
+    assert left.stdout.strip() == "0"

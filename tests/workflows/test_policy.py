@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pytest
 from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -27,6 +30,7 @@ from models.policy import (
     seed_demo_policy,
 )
 from models.status import VmStatus
+from tests.conftest import venv_binary
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import created, request, start
 from workflows.mcis import McisWorkflow
@@ -99,23 +103,37 @@ def expected_actions(
     return actions
 
 
-async def test_thirty_days_of_samples(harness: Harness, env: WorkflowEnvironment) -> None:
+@pytest.fixture
+async def private_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of its own: skipping 30 days must not drag along the long-lived
+    workflows other tests left in the shared one."""
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield environment
+    await environment.shutdown()
+
+
+async def test_thirty_days_of_samples(private_env: WorkflowEnvironment) -> None:
+    env = private_env
+    task_queue = f"policy-{uuid.uuid4()}"
     policy = seed_demo_policy("web", floor=2).model_copy(
         update={"sample_interval_s": 3600, "cooldown_s": 4 * 3600, "max_vms": 5}
     )
     sim = SimulatedMcis()
     async with Worker(
-        harness.client,
-        task_queue=harness.task_queue,
+        env.client,
+        task_queue=task_queue,
         workflows=ALL_WORKFLOWS,
         activities=[sim.collect_metrics, sim.run_mcis_operation],
         workflow_runner=workflow_runner(),
     ):
-        handle = await harness.client.start_workflow(
+        handle = await env.client.start_workflow(
             PolicyWorkflow.run,
             PolicyWorkflowInput(namespace="ns", mcis="sim", policy=policy),
             id=f"policy/ns/sim-{uuid.uuid4().hex[:6]}",
-            task_queue=harness.task_queue,
+            task_queue=task_queue,
         )
         await env.sleep(timedelta(days=DAYS, hours=2))  # the server skips time, work runs
         view: PolicyView = await handle.query(PolicyWorkflow.status)
@@ -129,7 +147,7 @@ async def test_thirty_days_of_samples(harness: Harness, env: WorkflowEnvironment
     assert {kind for _, kind, _ in actual} == {OperationKind.SCALE_OUT, OperationKind.SCALE_IN}
     assert len(actual) >= DAYS  # it acted every simulated day
     assert view.runs >= DAYS * 24 // 200  # continue-as-new kept each run's history bounded
-    history = await harness.client.get_workflow_handle(handle.id).fetch_history()
+    history = await env.client.get_workflow_handle(handle.id).fetch_history()
     assert len(history.events) < 4000
 
 

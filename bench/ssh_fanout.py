@@ -1,0 +1,146 @@
+"""Benchmark: `uname -a` over SSH on N real VMs of the local cloud through mcis (the remote
+workflow: one activity per VM), against the same on one VM, and against a plain fabric
+ThreadingGroup over the same N VMs in the same run (the baseline). Needs root (real VMs).
+
+    python -m bench.ssh_fanout --vms 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from fabric import ThreadingGroup
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from bench.create_mcis import plan
+from localcloud.netns.choose import missing_requirements
+from models.naming import mcis_workflow_id
+from models.operations import McisWorkflowInput
+from models.records import NamespaceRecord, ResourceKind
+from models.remote import RemoteWorkflowInput, TargetQuery
+from settings import Settings, load_settings
+from starter.stack import Stack, isolated_env
+from store.repository import Store
+from workflows.mcis import McisWorkflow
+from workflows.remote import RemoteWorkflow
+
+COMMAND = "uname -a"
+
+
+async def through_mcis(client: Client, settings: Settings, vm: str | None) -> float:
+    query = TargetQuery(namespace="bench", mcis="bench", vm=vm)
+    started = time.monotonic()
+    results = await client.execute_workflow(
+        RemoteWorkflow.run,
+        RemoteWorkflowInput(query=query, command=COMMAND),
+        id=f"remote/bench/{uuid.uuid4().hex[:8]}",
+        task_queue=settings.task_queue,
+    )
+    wall = time.monotonic() - started
+    if not results or any(r.exit_code != 0 for r in results):
+        raise SystemExit(f"mcis run failed: {results[:2]}")
+    return wall
+
+
+def through_fabric(hosts: list[str], key_files: list[str]) -> float:
+    group = ThreadingGroup(
+        *hosts, user="root", connect_kwargs={"key_filename": key_files, "look_for_keys": False}
+    )
+    started = time.monotonic()
+    results = group.run(COMMAND, hide=True, timeout=60)
+    wall = time.monotonic() - started
+    group.close()
+    if len(results) != len(hosts) or any(r.exited != 0 for r in results.values()):
+        raise SystemExit("fabric baseline failed")
+    return wall
+
+
+async def measure(settings: Settings, vms: int, repeats: int, key_dir: Path) -> dict[str, float]:
+    client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
+    store = Store.from_settings(settings)
+    store.create_namespace(NamespaceRecord(name="bench"))
+    request = plan(settings, vms, regions=3).model_copy(update={"name": "bench"})
+    handle = await client.start_workflow(
+        McisWorkflow.run,
+        McisWorkflowInput(namespace="bench", request=request),
+        id=mcis_workflow_id("bench", "bench"),
+        task_queue=settings.task_queue,
+    )
+    while (view := await handle.query(McisWorkflow.status)).phase == "creating":
+        await asyncio.sleep(0.2)
+    if view.status != "Running":
+        raise SystemExit(f"MCIS ended {view.display}")
+    hosts = [vm.public_ip or "" for vm in view.vms]
+    keys = {vm.ssh_key for vm in store.list_vms("bench", "bench")}
+    key_files = []
+    for name in sorted(keys):
+        key = store.get_resource("bench", ResourceKind.SSH_KEY, name)
+        path = key_dir / name
+        path.write_text(store.get_secret(key.secret_ref or "") if key else "")
+        path.chmod(0o600)
+        key_files.append(str(path))
+    await through_mcis(client, settings, None)  # warm-up: host keys recorded, code paths hot
+    all_vms = [await through_mcis(client, settings, None) for _ in range(repeats)]
+    one_vm = [await through_mcis(client, settings, view.vms[0].id) for _ in range(repeats)]
+    baseline = [through_fabric(hosts, key_files) for _ in range(repeats)]
+    return {
+        "all_vms_s": statistics.median(all_vms),
+        "one_vm_s": statistics.median(one_vm),
+        "fabric_baseline_s": statistics.median(baseline),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    missing = missing_requirements()
+    if missing is not None:
+        raise SystemExit(f"real VMs are not possible here: {missing}")
+    with tempfile.TemporaryDirectory(prefix="mcis-bench-") as home:
+        env = isolated_env(Path(home), "bench", time_scale=0.05, backend="netns")
+        os.environ.update(env)
+        settings = load_settings(env)
+        stack = Stack(settings)
+        stack.up()
+        try:
+            figures = asyncio.run(measure(settings, args.vms, args.repeats, Path(home)))
+        finally:
+            with contextlib.suppress(httpx.HTTPError):  # real VMs outlive their cloud
+                httpx.post(f"{settings.localcloud_url}/admin/reset", timeout=120, trust_env=False)
+            stack.down()
+    result = {
+        "vms": args.vms,
+        **figures,
+        "all_over_one": figures["all_vms_s"] / figures["one_vm_s"],
+        "mcis_over_baseline": figures["all_vms_s"] / figures["fabric_baseline_s"],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(
+            f"uname -a on {args.vms} real VMs: mcis {figures['all_vms_s']:.2f}s, one VM "
+            f"{figures['one_vm_s']:.2f}s ({result['all_over_one']:.2f}x; target <= 3x), fabric "
+            f"ThreadingGroup baseline {figures['fabric_baseline_s']:.2f}s "
+            f"({result['mcis_over_baseline']:.2f}x; target <= 1.2x)"
+        )
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
