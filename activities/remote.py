@@ -15,13 +15,28 @@ from temporalio.exceptions import ApplicationError
 from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
 from models.records import ResourceKind
-from models.remote import RemoteJob, RemoteResult, RemoteTargets, TargetQuery, VmTarget
+from models.remote import RemoteBatch, RemoteResult, RemoteTargets, TargetQuery, VmTarget
 from models.status import VmStatus
 from remote.ssh import run, with_environment
 
 SSH_THREADS = 64
 """SSH sessions one worker runs at once (fabric is blocking: each takes a thread)."""
 _ssh_pool = ThreadPoolExecutor(max_workers=SSH_THREADS, thread_name_prefix="ssh")
+
+
+class BatchHostKeys:
+    """The recorded host keys of a batch, read in one query; keys seen for the first time are
+    kept to be recorded after the batch (SSH threads never touch the database)."""
+
+    def __init__(self, known: dict[str, str]) -> None:
+        self._known = known
+        self.first_seen: dict[str, str] = {}
+
+    def get_host_key(self, ref: str) -> str | None:
+        return self._known.get(ref)
+
+    def put_host_key(self, ref: str, key: str) -> None:
+        self.first_seen[ref] = key
 
 
 def upload_ref(token: str) -> str:
@@ -75,26 +90,48 @@ class RemoteActivities:
         return targets
 
     @activity.defn(name="run_remote")
-    async def run_remote(self, job: RemoteJob) -> RemoteResult:
-        store, target = self._deps.store, job.target
-        key = await store_call(
-            partial(store.get_resource, job.namespace, ResourceKind.SSH_KEY, target.ssh_key)
-        )
-        if key is None or key.secret_ref is None:
-            return RemoteResult(
-                vm=target.vm, exit_code=None, error=f"SSH key {target.ssh_key!r} has no private key"
+    async def run_remote(self, batch: RemoteBatch) -> list[RemoteResult]:
+        """One SSH session per VM of the batch, concurrently in the SSH thread pool (one
+        activity for many VMs: a Temporal round trip per VM would cost more than the SSH)."""
+        store = self._deps.store
+        keys: dict[str, str | None] = {}
+        for name in sorted({t.ssh_key for t in batch.targets}):
+            key = await store_call(
+                partial(store.get_resource, batch.namespace, ResourceKind.SSH_KEY, name)
             )
-        private_key = await store_call(partial(store.get_secret, key.secret_ref))
+            secret = None if key is None else key.secret_ref
+            keys[name] = (
+                None if secret is None else await store_call(partial(store.get_secret, secret))
+            )
         upload = None
-        if job.file_ref is not None and job.destination is not None:
-            content = base64.b64decode(await store_call(partial(store.get_secret, job.file_ref)))
-            upload = (content, job.destination)
-        command = None if job.command is None else with_environment(job.command, job.environment)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            _ssh_pool,
-            partial(run, target, private_key, store, command, job.timeout_s, upload),
+        if batch.file_ref is not None and batch.destination is not None:
+            content = base64.b64decode(await store_call(partial(store.get_secret, batch.file_ref)))
+            upload = (content, batch.destination)
+        host_keys = BatchHostKeys(
+            await store_call(partial(store.get_host_keys, [t.host_key_ref for t in batch.targets]))
         )
+        loop = asyncio.get_running_loop()
+        limit = asyncio.Semaphore(batch.concurrency)
+
+        async def one(target: VmTarget) -> RemoteResult:
+            private_key = keys[target.ssh_key]
+            if private_key is None:
+                return RemoteResult(
+                    vm=target.vm,
+                    exit_code=None,
+                    error=f"SSH key {target.ssh_key!r} has no private key",
+                )
+            command = None
+            if batch.command is not None:
+                command = with_environment(batch.command, batch.environment(target))
+            call = partial(run, target, private_key, host_keys, command, batch.timeout_s, upload)
+            async with limit:
+                return await loop.run_in_executor(_ssh_pool, call)
+
+        results = list(await asyncio.gather(*(one(t) for t in batch.targets)))
+        for ref, host_key in host_keys.first_seen.items():
+            await store_call(partial(store.put_host_key, ref, host_key))
+        return results
 
     @activity.defn(name="forget_upload")
     async def forget_upload(self, ref: str) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-MAX_OUTPUT_CHARS = 64_000
-"""Each stream kept per VM (the tail beyond it is cut and marked)."""
+MAX_OUTPUT_CHARS = 16_000
+"""Each stream kept per VM (the rest is cut and marked): a batch of results stays well under
+Temporal's payload limit."""
 
 
 class VmTarget(BaseModel):
@@ -56,29 +57,29 @@ class RemoteTargets(BaseModel):
     skipped: list[RemoteResult] = Field(default_factory=list)  # VMs not Running
 
 
-class RemoteJob(BaseModel):
-    """Run `command` (and/or put the file stored under `file_ref` at `destination`) on one VM."""
+class RemoteBatch(BaseModel):
+    """Run `command` (and/or put the file stored under `file_ref` at `destination`) on each of
+    a few VMs at once."""
 
     namespace: str
     mcis: str
-    target: VmTarget
+    targets: list[VmTarget]
     command: str | None = None
     file_ref: str | None = None
     destination: str | None = None
     timeout_s: float = Field(default=120.0, gt=0)
+    concurrency: int = Field(default=50, ge=1)
 
-    @property
-    def environment(self) -> dict[str, str]:
+    def environment(self, target: VmTarget) -> dict[str, str]:
         """What the command sees of its VM (the reference's placeholders, as variables)."""
-        t = self.target
         return {
             "MCIS_NAMESPACE": self.namespace,
             "MCIS_NAME": self.mcis,
-            "MCIS_VM": t.vm,
-            "MCIS_GROUP": t.group,
-            "MCIS_PROVIDER": t.provider,
-            "MCIS_REGION": t.region,
-            "MCIS_IP": t.host,
+            "MCIS_VM": target.vm,
+            "MCIS_GROUP": target.group,
+            "MCIS_PROVIDER": target.provider,
+            "MCIS_REGION": target.region,
+            "MCIS_IP": target.host,
         }
 
 

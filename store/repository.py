@@ -200,6 +200,12 @@ class Store:
             row = session.get(HostKeyRow, ref)
             return None if row is None else row.key
 
+    def get_host_keys(self, refs: Iterable[str]) -> dict[str, str]:
+        """The recorded keys among `refs` (one query for a whole batch of VMs)."""
+        with self._session() as session:
+            rows = session.exec(select(HostKeyRow).where(col(HostKeyRow.ref).in_(list(refs))))
+            return {row.ref: row.key for row in rows}
+
     def put_host_key(self, ref: str, key: str) -> None:
         with self._session(write=True) as session:
             self._upsert(session, [HostKeyRow(ref=ref, key=key)])

@@ -1,6 +1,7 @@
 """The remote workflow: run one command (and/or put one file) on the VMs of an MCIS, a group or
-one VM over SSH, with bounded concurrency, one activity per VM so each shows in the UI.
-A command runs at most once per VM: a VM whose run failed is reported, not retried."""
+one VM over SSH, with bounded concurrency, in batches of up to 50 VMs per activity (each VM its
+own session and its own result). A command runs at most once per VM: a VM whose run failed is
+reported, not retried."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from models.naming import vm_order
-from models.remote import RemoteJob, RemoteResult, RemoteTargets, RemoteWorkflowInput, VmTarget
+from models.remote import (
+    RemoteBatch,
+    RemoteResult,
+    RemoteTargets,
+    RemoteWorkflowInput,
+    VmTarget,
+)
 from workflows.failures import failure_message
 from workflows.options import STORE, ActivityOptions, retry_policy, run_activity
 
 CONNECT_MARGIN_S = 60.0
+BATCH_SIZE = 50
+"""VMs one activity reaches (each in its own SSH session, concurrently)."""
 
 
 def remote_options(timeout_s: float) -> ActivityOptions:
@@ -30,29 +39,31 @@ class RemoteWorkflow:
     async def run(self, inp: RemoteWorkflowInput) -> list[RemoteResult]:
         try:
             targets = await run_activity("remote_targets", inp.query, RemoteTargets, STORE)
-            limit = asyncio.Semaphore(inp.concurrency)
+            found = targets.targets
+            batches = [found[i : i + BATCH_SIZE] for i in range(0, len(found), BATCH_SIZE)]
+            limit = asyncio.Semaphore(max(1, inp.concurrency // BATCH_SIZE))
 
-            async def one(target: VmTarget) -> RemoteResult:
-                job = RemoteJob(
+            async def one(batch: list[VmTarget]) -> list[RemoteResult]:
+                job = RemoteBatch(
                     namespace=inp.query.namespace,
                     mcis=inp.query.mcis,
-                    target=target,
+                    targets=batch,
                     command=inp.command,
                     file_ref=inp.file_ref,
                     destination=inp.destination,
                     timeout_s=inp.timeout_s,
+                    concurrency=inp.concurrency,
                 )
                 async with limit:
                     try:
                         return await run_activity(
-                            "run_remote", job, RemoteResult, remote_options(inp.timeout_s)
+                            "run_remote", job, list[RemoteResult], remote_options(inp.timeout_s)
                         )
                     except ActivityError as exc:
-                        return RemoteResult(
-                            vm=target.vm, exit_code=None, error=failure_message(exc)
-                        )
+                        error = failure_message(exc)
+                        return [RemoteResult(vm=t.vm, exit_code=None, error=error) for t in batch]
 
-            results = await asyncio.gather(*(one(t) for t in targets.targets))
+            results = [r for batch in await asyncio.gather(*map(one, batches)) for r in batch]
         finally:
             if inp.file_ref is not None:
                 await run_activity("forget_upload", inp.file_ref, type(None), STORE)
