@@ -118,6 +118,7 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         file.write(policy.model_dump_json())
     mcis("policy", "create", NAMESPACE, MCIS, "-f", file.name)
+    os.unlink(file.name)
     step("5. Load the VMs to 90% CPU; the policy scales out")
     mcis("load", NAMESPACE, MCIS, "--cpu", "90", "--duration", "600")
     wait_for("the scale-out", lambda: policy_line(0))

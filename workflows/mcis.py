@@ -458,7 +458,7 @@ class McisWorkflow:
         await run_activity("forget_vms", forget, type(None), STORE)
         for name in names:
             del self._vms[name]
-        self._status_changed()
+        self._set_target(TargetAction.NONE)  # the removed VMs reached it; the rest never had it
 
     async def _reconcile(self) -> tuple[str, dict[str, list[str]]]:
         regions = {(vm.provider, vm.region) for vm in self._vms.values()}

@@ -99,6 +99,7 @@ async def test_scale_out_then_in_removes_the_newest(harness: Harness) -> None:
         record, view = await operate(handle, kind="scale-in", group="g-aws", count=2)
         assert record.report["removed"] == ["g-aws-5", "g-aws-4"]
         assert sorted(vm.id for vm in view.vms) == ["g-aws-1", "g-aws-2", "g-aws-3"]
+        assert (view.target_action, view.target_status) == ("None", "None")
         assert len(harness.cloud.live_vms()) == 3
         assert len(harness.store.list_vms("ns", "scale")) == 3
         with pytest.raises(WorkflowUpdateFailedError):
