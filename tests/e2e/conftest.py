@@ -82,10 +82,11 @@ def logs_of(e2e: E2E, name: str) -> str:
     return Path(e2e.settings.logs_dir / f"{name}.log").read_text()[-4000:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
     """A stack whose local cloud runs real VMs (skipped where the machine cannot); every VM is
-    destroyed at the end, since real VMs outlive their cloud process."""
+    destroyed at the end, since real VMs outlive their cloud process. Per module: only one
+    real-VM cloud runs per machine, and tests/unit/test_netns_* start their own."""
     if MISSING_FOR_REAL_VMS is not None:
         pytest.skip(f"real VMs need root and tools: {MISSING_FOR_REAL_VMS}")
     home = tmp_path_factory.mktemp("mcis-realvm")
