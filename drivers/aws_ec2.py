@@ -55,6 +55,7 @@ from drivers.errors import (
     ThrottledError,
     TransientCloudError,
 )
+from drivers.region_coordinates import AWS_REGIONS
 from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
@@ -81,44 +82,6 @@ TAG_CLIENT_TOKEN = "mcis-client-token"
 TAG_SUBNET = "mcis-subnet"
 TAG_PUBLIC_KEY = "mcis-public-key-sha256"
 
-REGION_COORDINATES: dict[str, tuple[str, float, float]] = {
-    "us-east-1": ("US East (N. Virginia)", 38.13, -78.45),
-    "us-east-2": ("US East (Ohio)", 39.96, -83.00),
-    "us-west-1": ("US West (N. California)", 37.35, -121.96),
-    "us-west-2": ("US West (Oregon)", 45.84, -119.70),
-    "ca-central-1": ("Canada (Central)", 45.50, -73.57),
-    "ca-west-1": ("Canada West (Calgary)", 51.05, -114.07),
-    "mx-central-1": ("Mexico (Central)", 20.59, -100.39),
-    "sa-east-1": ("South America (Sao Paulo)", -23.55, -46.63),
-    "eu-west-1": ("Europe (Ireland)", 53.35, -6.26),
-    "eu-west-2": ("Europe (London)", 51.51, -0.13),
-    "eu-west-3": ("Europe (Paris)", 48.86, 2.35),
-    "eu-central-1": ("Europe (Frankfurt)", 50.11, 8.68),
-    "eu-central-2": ("Europe (Zurich)", 47.37, 8.54),
-    "eu-north-1": ("Europe (Stockholm)", 59.33, 18.07),
-    "eu-south-1": ("Europe (Milan)", 45.46, 9.19),
-    "eu-south-2": ("Europe (Spain)", 41.65, -0.88),
-    "il-central-1": ("Israel (Tel Aviv)", 32.09, 34.78),
-    "me-south-1": ("Middle East (Bahrain)", 26.07, 50.56),
-    "me-central-1": ("Middle East (UAE)", 25.20, 55.27),
-    "af-south-1": ("Africa (Cape Town)", -33.92, 18.42),
-    "ap-east-1": ("Asia Pacific (Hong Kong)", 22.32, 114.17),
-    "ap-south-1": ("Asia Pacific (Mumbai)", 19.08, 72.88),
-    "ap-south-2": ("Asia Pacific (Hyderabad)", 17.39, 78.49),
-    "ap-northeast-1": ("Asia Pacific (Tokyo)", 35.68, 139.77),
-    "ap-northeast-2": ("Asia Pacific (Seoul)", 37.56, 126.98),
-    "ap-northeast-3": ("Asia Pacific (Osaka)", 34.69, 135.50),
-    "ap-southeast-1": ("Asia Pacific (Singapore)", 1.35, 103.82),
-    "ap-southeast-2": ("Asia Pacific (Sydney)", -33.87, 151.21),
-    "ap-southeast-3": ("Asia Pacific (Jakarta)", -6.21, 106.85),
-    "ap-southeast-4": ("Asia Pacific (Melbourne)", -37.81, 144.96),
-    "ap-southeast-5": ("Asia Pacific (Malaysia)", 3.14, 101.69),
-    "ap-southeast-7": ("Asia Pacific (Thailand)", 13.76, 100.50),
-    "us-gov-east-1": ("AWS GovCloud (US-East)", 39.96, -83.00),
-    "us-gov-west-1": ("AWS GovCloud (US-West)", 45.84, -119.70),
-    "cn-north-1": ("China (Beijing)", 39.90, 116.40),
-    "cn-northwest-1": ("China (Ningxia)", 37.20, 106.17),
-}
 
 IMAGE_OWNERS = ("099720109477", "amazon", "136693071363")
 """Canonical (Ubuntu), Amazon, Debian."""
@@ -442,7 +405,7 @@ class AwsEc2Driver:
         for name in self.configured_regions:
             if name not in offered:
                 continue
-            display, lat, lon = REGION_COORDINATES.get(name, (name, 0.0, 0.0))
+            display, lat, lon = AWS_REGIONS.get(name, (name, 0.0, 0.0))
             regions.append(
                 Region(
                     provider=self.provider,
