@@ -14,28 +14,20 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.private_stack import private_stack
 from models.mcis import GroupRequest, McisRequest
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput
 from models.records import NamespaceRecord
-from settings import Settings, load_settings
-from starter.stack import Stack, isolated_env
+from settings import Settings
 from store.repository import Store
 from workflows.mcis import McisWorkflow
-
-
-def private_settings(home: Path) -> Settings:
-    env = isolated_env(home, "bench")
-    os.environ.update(env)
-    return load_settings(env)
 
 
 def plan(settings: Settings, vms: int, regions: int) -> McisRequest:
@@ -98,17 +90,8 @@ def main() -> None:
     parser.add_argument("--boot", type=float, default=5.0, help="D: seconds a VM takes to boot")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mcis-bench-") as home:
-        settings = private_settings(Path(home))
-        stack = Stack(settings)
-        stack.up()
-        try:
-            timings = {"flavor": "*", "boot_s": args.boot, "terminate_s": 0.5}
-            url = f"{settings.localcloud_url}/admin/timings"
-            httpx.put(url, json=timings, trust_env=False).raise_for_status()
-            figures = asyncio.run(measure(settings, plan(settings, args.vms, args.regions)))
-        finally:
-            stack.down()
+    with private_stack({"boot_s": args.boot, "terminate_s": 0.5}) as (settings, _):
+        figures = asyncio.run(measure(settings, plan(settings, args.vms, args.regions)))
     result = {
         "vms": args.vms,
         "regions": args.regions,

@@ -13,21 +13,18 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-import httpx
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.create_mcis import plan, private_settings
+from bench.create_mcis import plan
+from bench.private_stack import private_stack
 from models.mcis import McisView
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput, OperationRequest
 from models.records import NamespaceRecord
 from settings import Settings
-from starter.stack import Stack
 from store.repository import Store
 from workflows.mcis import McisWorkflow
 
@@ -78,23 +75,10 @@ def main() -> None:
     parser.add_argument("--transition", type=float, default=5.0, help="D: seconds per stop/start")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mcis-bench-") as home:
-        settings = private_settings(Path(home))
-        stack = Stack(settings)
-        stack.up()
-        try:
-            timings = {
-                "flavor": "*",
-                "boot_s": 1.0,
-                "stop_s": args.transition,
-                "start_s": args.transition,
-                "terminate_s": 0.5,
-            }
-            url = f"{settings.localcloud_url}/admin/timings"
-            httpx.put(url, json=timings, trust_env=False).raise_for_status()
-            figures = asyncio.run(measure(settings, args.vms, args.regions))
-        finally:
-            stack.down()
+    transition = args.transition
+    timings = {"boot_s": 1.0, "stop_s": transition, "start_s": transition, "terminate_s": 0.5}
+    with private_stack(timings) as (settings, _):
+        figures = asyncio.run(measure(settings, args.vms, args.regions))
     result = {
         "vms": args.vms,
         "regions": args.regions,

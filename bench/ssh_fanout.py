@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 from fabric import ThreadingGroup
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.create_mcis import plan
+from bench.private_stack import private_stack
 from localcloud.netns.choose import missing_requirements
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput
 from models.records import NamespaceRecord, ResourceKind
 from models.remote import RemoteWorkflowInput, TargetQuery
-from settings import Settings, load_settings
-from starter.stack import Stack, isolated_env
+from settings import Settings
 from store.repository import Store
 from workflows.mcis import McisWorkflow
 from workflows.remote import RemoteWorkflow
@@ -111,18 +108,8 @@ def main() -> None:
     missing = missing_requirements()
     if missing is not None:
         raise SystemExit(f"real VMs are not possible here: {missing}")
-    with tempfile.TemporaryDirectory(prefix="mcis-bench-") as home:
-        env = isolated_env(Path(home), "bench", time_scale=0.05, backend="netns")
-        os.environ.update(env)
-        settings = load_settings(env)
-        stack = Stack(settings)
-        stack.up()
-        try:
-            figures = asyncio.run(measure(settings, args.vms, args.repeats, Path(home)))
-        finally:
-            with contextlib.suppress(httpx.HTTPError):  # real VMs outlive their cloud
-                httpx.post(f"{settings.localcloud_url}/admin/reset", timeout=120, trust_env=False)
-            stack.down()
+    with private_stack(backend="netns", time_scale=0.05) as (settings, home):
+        figures = asyncio.run(measure(settings, args.vms, args.repeats, home))
     result = {
         "vms": args.vms,
         **figures,

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 
 from pydantic import ValidationError
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from drivers.errors import CloudError
 from models.naming import TAG_GROUP, TAG_MCIS, TAG_NAMESPACE, TAG_VM
@@ -20,7 +19,7 @@ from starter.documents import load_mapping
 from starter.errors import FAILED, CliError, validation_message
 from starter.output import print_json, print_table
 from starter.remote_commands import exit_code, run_command, show_results
-from starter.views import running_handle
+from starter.views import is_running, running_handle
 from workflows.failures import failure_message
 from workflows.policy import PolicyWorkflow, policy_workflow_id
 
@@ -37,13 +36,7 @@ async def _policy_handle(
 ) -> WorkflowHandle[PolicyWorkflow, PolicyView]:
     client = await ctx.client()
     handle = client.get_workflow_handle_for(PolicyWorkflow.run, policy_workflow_id(namespace, name))
-    try:
-        running = (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        running = False
-    if not running:
+    if not await is_running(handle):
         raise CliError(f"no policy runs for MCIS {name!r} in namespace {namespace!r}")
     return handle
 

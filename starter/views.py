@@ -3,6 +3,8 @@ table (or JSON)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -27,15 +29,20 @@ async def running_handle(
     """The workflow of a live MCIS, or a clear 'not found'."""
     client = await ctx.client()
     handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    if not await is_running(handle):
+        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
+    return handle
+
+
+async def is_running(handle: WorkflowHandle[Any, Any]) -> bool:
+    """Whether the workflow exists and runs (a closed or unknown one does not)."""
     try:
         description = await handle.describe()
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        description = None
-    if description is None or description.status != WorkflowExecutionStatus.RUNNING:
-        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
-    return handle
+        return False
+    return description.status == WorkflowExecutionStatus.RUNNING
 
 
 def show(view: McisView, as_json: bool) -> None:
