@@ -20,6 +20,7 @@
 | MCIS_STICKY_TIMEOUT_S | 2 | sticky queue schedule-to-start timeout of the worker |
 | MCIS_WORKER_READY_FILE | $MCIS_HOME/run/worker.ready | pid file while a worker polls (one each) |
 | MCIS_LOG_LEVEL | INFO | log level of the worker |
+| MCIS_SSH_KEEP_S | 60 | how long the worker keeps an idle SSH connection to a VM (0: none) |
 | MCIS_SECRET_KEY | (file $MCIS_HOME/secret.key) | Fernet key of the store's secrets |
 """
 
@@ -53,6 +54,8 @@ class Settings:
     worker_ready_path: Path | None = None
     """None: MCIS_HOME/run/worker.ready (see `worker_ready_file`)."""
     log_level: str = "INFO"
+    ssh_keep_s: float = 60.0
+    """How long the worker keeps an idle SSH connection to a VM for the next command (0: none)."""
 
     @property
     def temporal_host_port(self) -> tuple[str, int]:
@@ -124,4 +127,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sticky_timeout_s=float(env.get("MCIS_STICKY_TIMEOUT_S") or 2.0),
         worker_ready_path=_path(env, "MCIS_WORKER_READY_FILE"),
         log_level=(env.get("MCIS_LOG_LEVEL") or "INFO").upper(),
+        ssh_keep_s=float(env.get("MCIS_SSH_KEEP_S") or 60.0),
     )

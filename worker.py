@@ -50,6 +50,7 @@ from activities.deps import ActivityDeps
 from activities.registry import all_activities
 from drivers.connections import ConnectionsError, cloud_drivers
 from drivers.rate_limit import RateLimiter, parse_rates
+from remote.sessions import SessionPool
 from settings import Settings, load_settings
 from store.repository import Store
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
@@ -227,6 +228,7 @@ async def serve(settings: Settings) -> None:
         store=Store.from_settings(settings),
         read_limiter=RateLimiter(parse_rates(settings.cloud_read_rates)),
         temporal=client,
+        ssh_sessions=SessionPool(idle_s=settings.ssh_keep_s),
     )
     ready_file = settings.worker_ready_file
     stop = asyncio.Event()

@@ -1,5 +1,6 @@
 """What activities need from the outside: the drivers by provider, the store, the per-cloud
-rate limit of status reads, and a Temporal client to reach other workflows."""
+rate limit of status reads, a Temporal client to reach other workflows, and the SSH connections
+kept between commands."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from drivers.base import CloudDriver
 from drivers.rate_limit import RateLimiter
+from remote.sessions import SessionPool
 from store.repository import Store
 
 
@@ -20,6 +22,7 @@ class ActivityDeps:
     store: Store
     read_limiter: RateLimiter = field(default_factory=RateLimiter)
     temporal: Client | None = None  # for activities that talk to other workflows
+    ssh_sessions: SessionPool = field(default_factory=SessionPool)
 
     def client(self) -> Client:
         if self.temporal is None:

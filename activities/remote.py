@@ -124,7 +124,16 @@ class RemoteActivities:
             command = None
             if batch.command is not None:
                 command = with_environment(batch.command, batch.environment(target))
-            call = partial(run, target, private_key, host_keys, command, batch.timeout_s, upload)
+            call = partial(
+                run,
+                target,
+                private_key,
+                host_keys,
+                command,
+                batch.timeout_s,
+                upload,
+                self._deps.ssh_sessions,
+            )
             async with limit:
                 return await loop.run_in_executor(_ssh_pool, call)
 

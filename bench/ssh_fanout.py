@@ -1,6 +1,8 @@
 """Benchmark: `uname -a` over SSH on N real VMs of the local cloud through mcis (the remote
-workflow: one activity per VM), against the same on one VM, and against a plain fabric
-ThreadingGroup over the same N VMs in the same run (the baseline). Needs root (real VMs).
+workflow), against the same on one VM, and against a plain fabric ThreadingGroup over the same
+N VMs in the same run (the baseline). Twice: with connections kept between runs (mcis's worker
+default, and a fabric group reused), then with a new connection for every command (the worker
+restarted with MCIS_SSH_KEEP_S=0, a new fabric group per run). Needs root (real VMs).
 
     python -m bench.ssh_fanout --vms 50
 """
@@ -29,6 +31,7 @@ from models.operations import McisWorkflowInput
 from models.records import NamespaceRecord, ResourceKind
 from models.remote import RemoteWorkflowInput, TargetQuery
 from settings import Settings
+from starter.stack import Stack
 from store.repository import Store
 from workflows.mcis import McisWorkflow
 from workflows.remote import RemoteWorkflow
@@ -51,17 +54,55 @@ async def through_mcis(client: Client, settings: Settings, vm: str | None) -> fl
     return wall
 
 
-def through_fabric(hosts: list[str], key_files: list[str]) -> float:
-    group = ThreadingGroup(
-        *hosts, user="root", connect_kwargs={"key_filename": key_files, "look_for_keys": False}
-    )
+def through_fabric(group: ThreadingGroup) -> float:
     started = time.monotonic()
     results = group.run(COMMAND, hide=True, timeout=60)
     wall = time.monotonic() - started
-    group.close()
-    if len(results) != len(hosts) or any(r.exited != 0 for r in results.values()):
+    if len(results) != len(group) or any(r.exited != 0 for r in results.values()):
         raise SystemExit("fabric baseline failed")
     return wall
+
+
+def fabric_group(hosts: list[str], key_files: list[str]) -> ThreadingGroup:
+    return ThreadingGroup(
+        *hosts, user="root", connect_kwargs={"key_filename": key_files, "look_for_keys": False}
+    )
+
+
+def fabric_cold(hosts: list[str], key_files: list[str]) -> float:
+    """A new group, so new connections, for the run."""
+    group = fabric_group(hosts, key_files)
+    try:
+        return through_fabric(group)
+    finally:
+        group.close()
+
+
+def fabric_warm(hosts: list[str], key_files: list[str], repeats: int) -> list[float]:
+    """One group for every run: fabric keeps its connections open between runs."""
+    group = fabric_group(hosts, key_files)
+    try:
+        through_fabric(group)
+        return [through_fabric(group) for _ in range(repeats)]
+    finally:
+        group.close()
+
+
+async def mcis_runs(
+    client: Client, settings: Settings, one: str, repeats: int
+) -> tuple[float, float]:
+    """Medians of `repeats` runs on every VM and on VM `one`, after a warm-up run."""
+    await through_mcis(client, settings, None)
+    all_vms = [await through_mcis(client, settings, None) for _ in range(repeats)]
+    one_vm = [await through_mcis(client, settings, one) for _ in range(repeats)]
+    return statistics.median(all_vms), statistics.median(one_vm)
+
+
+def restart_worker(settings: Settings, keep_s: float) -> None:
+    stack = Stack(settings)
+    stack.stop_component("worker")
+    os.environ["MCIS_SSH_KEEP_S"] = str(keep_s)
+    stack.start_component("worker")
 
 
 async def measure(settings: Settings, vms: int, repeats: int, key_dir: Path) -> dict[str, float]:
@@ -88,14 +129,19 @@ async def measure(settings: Settings, vms: int, repeats: int, key_dir: Path) -> 
         path.write_text(store.get_secret(key.secret_ref or "") if key else "")
         path.chmod(0o600)
         key_files.append(str(path))
-    await through_mcis(client, settings, None)  # warm-up: host keys recorded, code paths hot
-    all_vms = [await through_mcis(client, settings, None) for _ in range(repeats)]
-    one_vm = [await through_mcis(client, settings, view.vms[0].id) for _ in range(repeats)]
-    baseline = [through_fabric(hosts, key_files) for _ in range(repeats)]
+    one = view.vms[0].id
+    warm_all, warm_one = await mcis_runs(client, settings, one, repeats)
+    restart_worker(settings, keep_s=0)  # every command on a new connection
+    cold_all, cold_one = await mcis_runs(client, settings, one, repeats)
     return {
-        "all_vms_s": statistics.median(all_vms),
-        "one_vm_s": statistics.median(one_vm),
-        "fabric_baseline_s": statistics.median(baseline),
+        "all_vms_s": warm_all,
+        "one_vm_s": warm_one,
+        "fabric_baseline_s": statistics.median(fabric_warm(hosts, key_files, repeats)),
+        "cold_all_vms_s": cold_all,
+        "cold_one_vm_s": cold_one,
+        "cold_fabric_baseline_s": statistics.median(
+            [fabric_cold(hosts, key_files) for _ in range(repeats)]
+        ),
     }
 
 
@@ -115,16 +161,21 @@ def main() -> None:
         **figures,
         "all_over_one": figures["all_vms_s"] / figures["one_vm_s"],
         "mcis_over_baseline": figures["all_vms_s"] / figures["fabric_baseline_s"],
+        "cold_all_over_one": figures["cold_all_vms_s"] / figures["cold_one_vm_s"],
+        "cold_mcis_over_baseline": figures["cold_all_vms_s"] / figures["cold_fabric_baseline_s"],
     }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(
-            f"uname -a on {args.vms} real VMs: mcis {figures['all_vms_s']:.2f}s, one VM "
-            f"{figures['one_vm_s']:.2f}s ({result['all_over_one']:.2f}x; target <= 3x), fabric "
-            f"ThreadingGroup baseline {figures['fabric_baseline_s']:.2f}s "
-            f"({result['mcis_over_baseline']:.2f}x; target <= 1.2x)"
-        )
+        print(f"uname -a on {args.vms} real VMs (medians of {args.repeats} runs)")
+        for label, prefix in (("connections kept", ""), ("new connections", "cold_")):
+            print(
+                f"{label}: mcis {figures[prefix + 'all_vms_s']:.2f}s, one VM "
+                f"{figures[prefix + 'one_vm_s']:.2f}s ({result[prefix + 'all_over_one']:.2f}x; "
+                f"target <= 3x), fabric ThreadingGroup baseline "
+                f"{figures[prefix + 'fabric_baseline_s']:.2f}s "
+                f"({result[prefix + 'mcis_over_baseline']:.2f}x; target <= 1.2x)"
+            )
     sys.stdout.flush()
     os._exit(0)
 

@@ -1,6 +1,7 @@
-"""One SSH session to one VM with fabric/paramiko: TCP_NODELAY on the socket (paramiko does not
+"""One SSH command on one VM with fabric/paramiko: TCP_NODELAY on the socket (paramiko does not
 set it: every exec would stall ~40 ms), the host key checked against the one recorded on first
-contact (trust on first use), a timeout on every command, the private key only in memory."""
+contact (trust on first use), a timeout on every command, the private key only in memory, and
+the connection kept for the next command on the same VM (remote/sessions.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from fabric import Config, Connection
 from invoke.exceptions import CommandTimedOut
 
 from models.remote import RemoteResult, VmTarget, clip
+from remote.sessions import SessionKey, SessionPool
 
 CONNECT_TIMEOUT_S = 30.0  # the reference's SSH connect timeout
+PROBE_TIMEOUT_S = 5.0  # a kept connection that does not open a channel in this time is dropped
 
 
 class HostKeys(Protocol):
@@ -54,6 +57,10 @@ def _private_key(pem: str) -> paramiko.PKey:
     raise RemoteError("the SSH key is not an ed25519, ECDSA or RSA private key")
 
 
+def _host_key_line(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.get_base64()}"
+
+
 class _RecordOnFirstUse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # untyped base
     def __init__(self, target: VmTarget, host_keys: HostKeys) -> None:
         self._target, self._host_keys = target, host_keys
@@ -61,9 +68,7 @@ class _RecordOnFirstUse(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  #
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
-        self._host_keys.put_host_key(
-            self._target.host_key_ref, f"{key.get_name()} {key.get_base64()}"
-        )
+        self._host_keys.put_host_key(self._target.host_key_ref, _host_key_line(key))
 
 
 def _connection(target: VmTarget, private_key: str, host_keys: HostKeys) -> Connection:
@@ -114,6 +119,30 @@ def with_environment(command: str, env: Mapping[str, str]) -> str:
     return f"export {exports}; {command}" if exports else command
 
 
+def _reused(
+    sessions: SessionPool, target: VmTarget, host_keys: HostKeys, key: SessionKey
+) -> Connection | None:
+    """A kept connection to this VM that still answers and still matches its recorded host
+    key (a forgotten key is recorded again), or None: then a new one is made."""
+    connection = sessions.take(key)
+    if connection is None:
+        return None
+    transport = connection.client.get_transport()
+    seen = _host_key_line(transport.get_remote_server_key())
+    recorded = host_keys.get_host_key(target.host_key_ref)
+    if recorded is not None and recorded != seen:
+        connection.close()  # a new connection reports the mismatch
+        return None
+    try:  # one round trip: the VM is there now, so the command may be sent on this connection
+        transport.open_session(timeout=PROBE_TIMEOUT_S).close()
+    except (paramiko.SSHException, OSError, EOFError):
+        connection.close()
+        return None
+    if recorded is None:
+        host_keys.put_host_key(target.host_key_ref, seen)
+    return connection
+
+
 def run(
     target: VmTarget,
     private_key: str,
@@ -121,8 +150,11 @@ def run(
     command: str | None,
     timeout_s: float,
     upload: tuple[bytes, str] | None = None,
+    sessions: SessionPool | None = None,
 ) -> RemoteResult:
-    """Put `upload` = (content, remote path) if given, then run `command` if given."""
+    """Put `upload` = (content, remote path) if given, then run `command` if given. With
+    `sessions`, on a kept connection to the VM if there is one, and the connection is kept
+    afterwards unless the command timed out or the session broke."""
     started = time.monotonic()
 
     def result(**fields: object) -> RemoteResult:
@@ -130,10 +162,14 @@ def run(
             {"vm": target.vm, "duration_s": round(time.monotonic() - started, 4), **fields}
         )
 
-    try:
-        connection = _connection(target, private_key, host_keys)
-    except RemoteError as exc:
-        return result(exit_code=None, error=str(exc))
+    key = SessionKey.of(target, private_key)
+    connection = None if sessions is None else _reused(sessions, target, host_keys, key)
+    if connection is None:
+        try:
+            connection = _connection(target, private_key, host_keys)
+        except RemoteError as exc:
+            return result(exit_code=None, error=str(exc))
+    keep = False
     try:
         if upload is not None:
             content, path = upload
@@ -146,14 +182,20 @@ def run(
                 timeout=timeout_s,
             )
             if put.exited != 0:
+                keep = True
                 return result(exit_code=put.exited, stderr=clip(put.stderr), error="put failed")
         if command is None:
+            keep = True
             return result(exit_code=0)
         done = connection.run(command, hide=True, warn=True, timeout=timeout_s, in_stream=False)
+        keep = True
         return result(exit_code=done.exited, stdout=clip(done.stdout), stderr=clip(done.stderr))
     except CommandTimedOut:
         return result(exit_code=None, error=f"timed out after {timeout_s:g}s")
     except (paramiko.SSHException, OSError, EOFError) as exc:
         return result(exit_code=None, error=f"SSH session to {target.vm} broke: {exc}")
     finally:
-        connection.close()
+        if keep and sessions is not None:
+            sessions.give(key, connection)
+        else:
+            connection.close()

@@ -25,6 +25,7 @@ class Sshd:
     port: int
     private_key: str
     process: subprocess.Popen[bytes] | None = None
+    addresses: tuple[str, ...] = ("127.0.0.1",)  # where it listens (on `port`)
 
     def new_host_key(self) -> None:
         key = self.home / "host_key"
@@ -37,7 +38,7 @@ class Sshd:
             "\n".join(
                 [
                     f"Port {self.port}",
-                    "ListenAddress 127.0.0.1",
+                    *(f"ListenAddress {address}" for address in self.addresses),
                     f"HostKey {self.home / 'host_key'}",
                     f"AuthorizedKeysFile {self.home / 'authorized_keys'}",
                     f"PidFile {self.home / 'sshd.pid'}",
@@ -53,13 +54,23 @@ class Sshd:
         Path("/run/sshd").mkdir(exist_ok=True)
         self.process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)])
         deadline = time.monotonic() + 10
-        while not port_in_use("127.0.0.1", self.port):
+        while not port_in_use(self.addresses[0], self.port):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 raise RuntimeError("sshd did not start")
             time.sleep(0.02)
 
     def stop(self) -> None:
+        """Stop sshd and the sessions it serves, as a VM going away would (a plain sshd stop
+        leaves open connections working)."""
         if self.process is not None:
+            sessions = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
+            for pid in sessions:
+                subprocess.run(["kill", "-TERM", pid], check=False)
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None

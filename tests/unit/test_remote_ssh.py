@@ -10,6 +10,7 @@ import pytest
 
 from models.remote import VmTarget
 from remote.load import start_load, stop_load
+from remote.sessions import SessionPool
 from remote.ssh import run, with_environment
 from starter.processes import free_port
 from tests.sshd_server import Sshd, sshd_available, start_sshd
@@ -102,3 +103,49 @@ def test_cpu_load_starts_and_stops_without_killing_its_own_shell(sshd: Sshd) -> 
     assert stopped.exit_code == 0 and stopped.stdout == "load stopped\n"
     left = run(target(sshd), sshd.private_key, keys, 'pgrep -fc "[m]cis-load"', timeout_s=20)
     assert left.stdout.strip() == "0"
+
+
+KEPT = SessionPool()
+
+
+def client_port(server: Sshd, keys: MemoryHostKeys, sessions: SessionPool | None = KEPT) -> str:
+    """The local port of the connection a command ran on (sshd's SSH_CLIENT)."""
+    command = 'echo "$SSH_CLIENT"'
+    result = run(target(server), server.private_key, keys, command, 20, sessions=sessions)
+    assert result.exit_code == 0, result
+    return result.stdout.split()[1]
+
+
+def test_a_second_command_on_a_vm_reuses_its_connection(sshd: Sshd) -> None:
+    keys = MemoryHostKeys()
+    assert client_port(sshd, keys) == client_port(sshd, keys)
+    assert client_port(sshd, keys, None) != client_port(sshd, keys, None)  # keeping none
+
+
+def test_a_command_that_timed_out_leaves_no_connection_behind(sshd: Sshd) -> None:
+    keys = MemoryHostKeys()
+    before = client_port(sshd, keys)
+    timed_out = run(target(sshd), sshd.private_key, keys, "sleep 5", 0.5, sessions=KEPT)
+    assert timed_out.exit_code is None
+    assert client_port(sshd, keys) != before
+
+
+def test_a_kept_connection_to_a_restarted_vm_is_replaced_without_an_error(tmp_path: Path) -> None:
+    server = start_sshd(tmp_path / "sshd3")
+    keys = MemoryHostKeys()
+    try:
+        before = client_port(server, keys)
+        server.stop()
+        server.start()
+        assert client_port(server, keys) != before
+    finally:
+        server.stop()
+
+
+def test_a_forgotten_host_key_is_recorded_again_on_a_kept_connection(sshd: Sshd) -> None:
+    keys = MemoryHostKeys()
+    client_port(sshd, keys)
+    recorded = dict(keys.keys)
+    keys.keys.clear()  # `mcis access --forget-host-keys`
+    client_port(sshd, keys)
+    assert keys.keys == recorded
