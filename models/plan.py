@@ -62,3 +62,27 @@ def replacement(vm: VmRecord, uid: str) -> VmRecord:
             "error": None,
         }
     )
+
+
+def call_waves(vms: list[VmRecord], per_region: int, per_provider: int) -> list[list[str]]:
+    """The VMs' names in waves of cloud calls: each wave at most `per_region` VMs of a region
+    and `per_provider` of a cloud, every VM in the first wave with room, order kept."""
+    waves: list[list[str]] = []
+    regions: list[dict[tuple[str, str], int]] = []
+    providers: list[dict[str, int]] = []
+    for vm in vms:
+        region = (vm.provider, vm.region)
+        at = 0
+        while at < len(waves) and (
+            regions[at].get(region, 0) >= per_region
+            or providers[at].get(vm.provider, 0) >= per_provider
+        ):
+            at += 1
+        if at == len(waves):
+            waves.append([])
+            regions.append({})
+            providers.append({})
+        waves[at].append(vm.name)
+        regions[at][region] = regions[at].get(region, 0) + 1
+        providers[at][vm.provider] = providers[at].get(vm.provider, 0) + 1
+    return waves

@@ -39,7 +39,7 @@ from models.operations import (
     StaticNetworkInput,
     VmActionInput,
 )
-from models.plan import plan_group, plan_vms, replacement
+from models.plan import call_waves, plan_group, plan_vms, replacement
 from models.records import McisPhase, McisRecord, ResourceRecord, VmRecord
 from models.status import (
     TARGET_OF_ACTION,
@@ -259,10 +259,7 @@ class McisWorkflow:
         """Shared vNet/SG/key once per dynamic region; resolve static groups' resources.
         A group whose network cannot be had gets all its VMs marked Failed."""
         regions = sorted({(g.provider, g.region) for g in groups if not g.is_static})
-        shared = await asyncio.gather(
-            *(self._ensure_shared_network(p, r) for p, r in regions), return_exceptions=True
-        )
-        shared_by_region = dict(zip(regions, shared, strict=True))
+        shared_by_region = await self._ensure_shared_networks(regions)
         for group in groups:
             refs: NetworkRefs | BaseException
             if group.is_static:
@@ -277,41 +274,73 @@ class McisWorkflow:
             else:
                 self._networks[group.name] = refs
 
-    async def _ensure_shared_network(self, provider: str, region: str) -> NetworkRefs:
-        ns, name = self._namespace, shared_resource_name(provider, region)
-        vnet = await run_activity(
+    async def _ensure_shared_networks(
+        self, regions: list[RegionKey]
+    ) -> dict[RegionKey, NetworkRefs | BaseException]:
+        """The shared vNet, then security group, then key of every region, each step for all
+        regions at once (commands go out once a whole step has returned, see `_fan_out`)."""
+        ns = self._namespace
+        failed: dict[RegionKey, BaseException] = {}
+
+        async def step(
+            activity: str, make: Callable[[str, str, str], object], live: list[RegionKey]
+        ) -> dict[RegionKey, ResourceRecord]:
+            results = await asyncio.gather(
+                *(
+                    run_activity(
+                        activity, make(p, r, shared_resource_name(p, r)), ResourceRecord, CLOUD
+                    )
+                    for p, r in live
+                ),
+                return_exceptions=True,
+            )
+            done: dict[RegionKey, ResourceRecord] = {}
+            for key, result in zip(live, results, strict=True):
+                if isinstance(result, ActivityError):
+                    failed[key] = result
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    done[key] = result
+            return done
+
+        vnets = await step(
             "ensure_vnet",
-            EnsureVNetInput(namespace=ns, name=name, provider=provider, region=region, shared=True),
-            ResourceRecord,
-            CLOUD,
+            lambda p, r, name: EnsureVNetInput(
+                namespace=ns, name=name, provider=p, region=r, shared=True
+            ),
+            regions,
         )
-        group = await run_activity(
+        groups = await step(
             "ensure_security_group",
-            EnsureSecurityGroupInput(
-                namespace=ns, name=name, provider=provider, region=region, vnet=name, shared=True
+            lambda p, r, name: EnsureSecurityGroupInput(
+                namespace=ns, name=name, provider=p, region=r, vnet=name, shared=True
             ),
-            ResourceRecord,
-            CLOUD,
+            list(vnets),
         )
-        key = await run_activity(
+        keys = await step(
             "ensure_ssh_key",
-            EnsureSshKeyInput(
-                namespace=ns, name=name, provider=provider, region=region, shared=True
+            lambda p, r, name: EnsureSshKeyInput(
+                namespace=ns, name=name, provider=p, region=r, shared=True
             ),
-            ResourceRecord,
-            CLOUD,
+            list(groups),
         )
-        return NetworkRefs(
-            provider=provider,
-            region=region,
-            vnet=name,
-            vnet_csp_id=vnet.csp_id,
-            subnet_csp_id=vnet.details["subnets"][SHARED_SUBNET.name],
-            security_groups=[name],
-            security_group_csp_ids=[group.csp_id],
-            ssh_key=name,
-            key_csp_name=key.csp_id,
-        )
+        refs: dict[RegionKey, NetworkRefs | BaseException] = dict(failed)
+        for (provider, region), key in keys.items():
+            name = shared_resource_name(provider, region)
+            vnet = vnets[(provider, region)]
+            refs[(provider, region)] = NetworkRefs(
+                provider=provider,
+                region=region,
+                vnet=name,
+                vnet_csp_id=vnet.csp_id,
+                subnet_csp_id=vnet.details["subnets"][SHARED_SUBNET.name],
+                security_groups=[name],
+                security_group_csp_ids=[groups[(provider, region)].csp_id],
+                ssh_key=name,
+                key_csp_name=key.csp_id,
+            )
+        return refs
 
     async def _static_network(self, group: GroupRequest) -> NetworkRefs:
         return await run_activity(
@@ -526,59 +555,76 @@ class McisWorkflow:
         call: Callable[[VmRecord], Awaitable[VmRecord]],
         observe: TargetAction | None,
     ) -> None:
-        """Run `call` for every named VM, concurrently but bounded per cloud and per region;
-        then (with `observe`) watch each region until its VMs are stable. A VM whose call
-        fails for good is marked Failed with the reason."""
-        providers = sorted({self._vms[n].provider for n in names})
-        per_provider = {
-            p: asyncio.Semaphore(self._limits.per_provider_concurrency) for p in providers
-        }
+        """Run `call` for every named VM in waves bounded per cloud and per region; then (with
+        `observe`) watch their regions until the VMs are stable. A VM whose call fails for good
+        is marked Failed with the reason.
 
-        async def one(name: str, per_region: asyncio.Semaphore) -> None:
-            async with per_provider[self._vms[name].provider], per_region:
-                try:
-                    self._vms[name] = await call(self._vms[name])
-                except ActivityError as exc:
-                    self._fail(name, failure_message(exc))
+        Commands go out only where every call before them has returned (a whole wave, a whole
+        round of observations), never as a reaction to one completion among several: a worker
+        that replays the history after a crash may receive the same completions grouped
+        otherwise, and must still send the same commands in the same order."""
+        vms = [self._vms[n] for n in names]
+        limits = self._limits
+        for wave in call_waves(vms, limits.per_region_concurrency, limits.per_provider_concurrency):
+            results = await asyncio.gather(
+                *(call(self._vms[n]) for n in wave), return_exceptions=True
+            )
+            for name, result in zip(wave, results, strict=True):
+                if isinstance(result, ActivityError):
+                    self._fail(name, failure_message(result))
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    self._vms[name] = result
             self._status_changed()
+        if observe is not None:
+            await self._observe(names, observe)
 
-        async def region(key: RegionKey, region_names: list[str]) -> None:
-            per_region = asyncio.Semaphore(self._limits.per_region_concurrency)
-            await asyncio.gather(*(one(n, per_region) for n in region_names))
-            if observe is not None:
-                await self._observe(key, region_names, observe)
-
-        regions = _by_region(self._vms[n] for n in names)
-        await asyncio.gather(*(region(k, v) for k, v in regions.items()))
-
-    async def _observe(self, key: RegionKey, names: list[str], action: TargetAction) -> None:
-        provider, region = key
+    async def _observe(self, names: list[str], action: TargetAction) -> None:
+        """Rounds of one observation per region with VMs in transition, until none is."""
         limits = self._limits
         deadline = workflow.now() + timedelta(seconds=limits.vm_ready_timeout_s)
-        pending = [n for n in names if self._vms[n].csp_id and self._vms[n].status in TRANSITIONAL]
+        pending = _by_region(
+            self._vms[n]
+            for n in names
+            if self._vms[n].csp_id and self._vms[n].status in TRANSITIONAL
+        )
         while pending:
-            request = self._observe_request(
-                provider, region, pending, action, limits.observe_max_wait_s
+            keys = list(pending)
+            results = await asyncio.gather(
+                *(
+                    run_activity(
+                        "observe_vms",
+                        self._observe_request(
+                            p, r, pending[(p, r)], action, limits.observe_max_wait_s
+                        ),
+                        list[VmRecord],
+                        observe_options(limits.observe_max_wait_s),
+                    )
+                    for p, r in keys
+                ),
+                return_exceptions=True,
             )
-            try:
-                changed = await run_activity(
-                    "observe_vms",
-                    request,
-                    list[VmRecord],
-                    observe_options(limits.observe_max_wait_s),
-                )
-            except ActivityError as exc:
-                for name in pending:
-                    self._fail(name, failure_message(exc))
-                return
-            for vm in changed:
-                self._vms[vm.name] = vm
+            for key, result in zip(keys, results, strict=True):
+                if isinstance(result, ActivityError):
+                    for name in pending[key]:
+                        self._fail(name, failure_message(result))
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    for vm in result:
+                        self._vms[vm.name] = vm
             self._status_changed()
-            pending = [n for n in pending if self._vms[n].status in TRANSITIONAL]
+            pending = {
+                key: still
+                for key, region_names in pending.items()
+                if (still := [n for n in region_names if self._vms[n].status in TRANSITIONAL])
+            }
             if pending and workflow.now() >= deadline:
                 target = TARGET_OF_ACTION[action].value
-                for name in pending:
+                for name in (n for region_names in pending.values() for n in region_names):
                     self._fail(name, f"did not reach {target} in {limits.vm_ready_timeout_s:.0f}s")
+                self._status_changed()
                 return
 
     def _observe_request(

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from models.mcis import GroupRequest, McisRequest
-from models.plan import plan_vms, replacement
+from models.plan import call_waves, plan_vms, replacement
+from models.records import VmRecord
 from models.status import VmStatus
 
 SPEC, IMAGE = "aws+us-east-1+t3.small", "aws+us-east-1+ubuntu"
@@ -63,3 +64,31 @@ def test_bad_groups_are_refused_with_a_reason(fields: dict[str, object], message
 def test_group_names_must_be_unique() -> None:
     with pytest.raises(ValidationError, match="repeated: web"):
         McisRequest.model_validate({"name": "shop", "groups": [group(), group()]})
+
+
+def vm_in(name: str, provider: str, region: str) -> VmRecord:
+    return VmRecord(
+        namespace="ns",
+        mcis="m",
+        name=name,
+        group="g",
+        provider=provider,
+        region=region,
+        spec=f"{provider}+{region}+s",
+        image=f"{provider}+{region}+i",
+        client_token=name,
+    )
+
+
+def test_call_waves_bound_each_region_and_each_cloud_and_keep_the_order() -> None:
+    vms = [vm_in(f"a{i}", "aws", "r1") for i in range(5)]
+    vms += [vm_in(f"b{i}", "aws", "r2") for i in range(3)]
+    vms += [vm_in(f"c{i}", "gcp", "r1") for i in range(2)]
+    waves = call_waves(vms, per_region=2, per_provider=3)
+    assert waves == [
+        ["a0", "a1", "b0", "c0", "c1"],
+        ["a2", "a3", "b1"],
+        ["a4", "b2"],
+    ]
+    assert sorted(n for wave in waves for n in wave) == sorted(vm.name for vm in vms)
+    assert call_waves([], 2, 3) == []
