@@ -4,65 +4,24 @@ worker process) in a temporary MCIS_HOME on free ports, driven through the real 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from bench.stack_cli import StackCli
 from localcloud.netns.choose import missing_requirements
-from settings import Settings, load_settings
+from settings import load_settings
 from starter.stack import Stack, isolated_env
 
 pytestmark = pytest.mark.e2e
 
+E2E = StackCli  # the tests' name for a stack driven through the CLI
+
 TIME_SCALE = 0.02
 MISSING_FOR_REAL_VMS = missing_requirements()  # aws boots in 0.6 s
-
-
-@dataclass
-class E2E:
-    settings: Settings
-    env: dict[str, str]
-    stack: Stack
-
-    def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "starter", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
-    def ok(self, *args: str, timeout: float = 180) -> str:
-        done = self.run(*args, timeout=timeout)
-        assert done.returncode == 0, f"mcis {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
-    def json(self, *args: str, timeout: float = 180) -> Any:
-        """The command's --json output (the flag goes before a `--` that starts a command)."""
-        words = list(args)
-        at = words.index("--") if "--" in words else len(words)
-        return json.loads(self.ok(*words[:at], "--json", *words[at:], timeout=timeout))
-
-    def cloud(self, path: str) -> Any:
-        answer = httpx.get(f"{self.settings.localcloud_url}{path}", timeout=10, trust_env=False)
-        answer.raise_for_status()
-        return answer.json()
-
-    def cloud_put(self, path: str, body: dict[str, Any]) -> None:
-        url = f"{self.settings.localcloud_url}{path}"
-        httpx.put(url, json=body, timeout=10, trust_env=False).raise_for_status()
-
-    def cloud_vms(self, mcis_uid: str) -> list[dict[str, Any]]:
-        return list(self.cloud(f"/admin/vms?tag:mcis-uid={mcis_uid}"))
 
 
 @pytest.fixture(scope="session")
