@@ -67,6 +67,7 @@ class Store:
 
     def __init__(self, database_url: str, home: Path) -> None:
         self._home = home
+        self.database_url = database_url  # for the stores sharing the database (catalog, ...)
         self._reader, self._writer, self._insert = _connect(database_url)
         SQLModel.metadata.create_all(self._writer, tables=[table_of(row) for row in ROWS])
 

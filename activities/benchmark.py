@@ -1,0 +1,101 @@
+"""Benchmark activities: the VMs a benchmark reaches (with their spec and the machine they run
+on), and recording a run: its rows in the benchmark results, its measured RTTs and performance
+scores in the catalog. The benchmarks themselves run through the remote workflow's activities,
+so the SSH keys stay inside those."""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.cloud_calls import store_call
+from activities.deps import ActivityDeps
+from drivers.localcloud import LocalCloudDriver
+from models.benchmark import BenchmarkRecord, BenchTargets, BenchVm
+from models.naming import vm_order
+from models.records import VmRecord
+from models.remote import TargetQuery
+from models.status import VmStatus
+from store.benchmarks import BenchmarkStore
+from store.catalog import CatalogStore
+from store.errors import NotFoundError
+
+LOCAL_CLOUD_MACHINE = "localcloud"
+"""Every VM of the local cloud runs on the machine of its process."""
+
+
+class BenchmarkActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self._deps = deps
+        self._lock = threading.Lock()
+        self._stores: tuple[BenchmarkStore, CatalogStore] | None = None
+
+    def _results_and_catalog(self) -> tuple[BenchmarkStore, CatalogStore]:
+        """Made on first use, on the store's database (in a store thread: it may create
+        tables)."""
+        with self._lock:
+            if self._stores is None:
+                url = self._deps.store.database_url
+                self._stores = (BenchmarkStore(url), CatalogStore(url))
+            return self._stores
+
+    def _machine(self, vm: VmRecord) -> str:
+        driver = self._deps.drivers.get(vm.provider)
+        if isinstance(driver, LocalCloudDriver):
+            return LOCAL_CLOUD_MACHINE
+        return f"{vm.provider}/{vm.csp_id}"
+
+    @activity.defn(name="benchmark_targets")
+    async def benchmark_targets(self, query: TargetQuery) -> BenchTargets:
+        """The Running VMs of the MCIS with their spec and address; the others as skipped."""
+        store = self._deps.store
+        vms = await store_call(partial(store.list_vms, query.namespace, query.mcis))
+        if not vms:
+            raise ApplicationError(
+                f"no VMs in MCIS {query.mcis!r} of namespace {query.namespace!r}",
+                type="NotFound",
+                non_retryable=True,
+            )
+        found = BenchTargets()
+        for vm in sorted(vms, key=lambda v: vm_order(v.name)):
+            if vm.status is VmStatus.RUNNING and vm.public_ip:
+                found.vms.append(
+                    BenchVm(
+                        vm=vm.name,
+                        group=vm.group,
+                        provider=vm.provider,
+                        region=vm.region,
+                        spec=vm.spec,
+                        address=vm.public_ip,
+                        machine=self._machine(vm),
+                    )
+                )
+            else:
+                found.skipped.append(f"{vm.name}: not Running ({vm.status.value})")
+        return found
+
+    @activity.defn(name="record_benchmark")
+    async def record_benchmark(self, record: BenchmarkRecord) -> list[str]:
+        """Store the run's rows (a retry replaces them) and feed its measurements into the
+        catalog; returns warnings (a spec the catalog does not hold keeps no score)."""
+
+        def record_all() -> list[str]:
+            results, catalog = self._results_and_catalog()
+            results.save(record)
+            if record.rtts:
+                catalog.record_measurements(rtts=record.rtts)
+            warnings = []
+            for measurement in record.performance:
+                try:
+                    catalog.record_measurements(performance=[measurement])
+                except NotFoundError:
+                    warnings.append(
+                        f"spec {measurement.spec_id} is not in the catalog: its score is not "
+                        "recorded (`mcis catalog refresh`)"
+                    )
+            return warnings
+
+        return await store_call(record_all)

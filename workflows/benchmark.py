@@ -1,0 +1,150 @@
+"""The benchmark workflow (id `bench/NS/NAME/<token>`): a tool check that installs missing tools
+where the VM can, then each action in turn over the Running VMs of an MCIS, every run a child
+`RemoteWorkflow` (SSH keys stay inside its activities). The actions bounded by the CPU cap take
+turns among VMs sharing a machine, so none measures another's load. It ends by recording the
+rows and feeding the catalog a performance score per spec and an RTT per region pair."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+
+from models.benchmark import (
+    EXCLUSIVE,
+    TOOL_OF,
+    TOOLS_TIMEOUT_S,
+    BenchAction,
+    BenchmarkProgress,
+    BenchmarkRecord,
+    BenchmarkReport,
+    BenchmarkWorkflowInput,
+    BenchRow,
+    BenchTargets,
+    BenchVm,
+    command,
+    error_rows,
+    missing_tools,
+    performance_scores,
+    region_rtts,
+    rows_of,
+    sort_rows,
+    tools_command,
+    tools_for,
+    turns,
+)
+from models.remote import RemoteResult, RemoteWorkflowInput, TargetQuery
+from workflows.failures import failure_message
+from workflows.options import STORE, run_activity
+from workflows.remote import RemoteWorkflow
+
+ACTION_MARGIN_S = 120.0
+"""Per VM and action, on top of the timed part: fio's file layout, SQLite's setup, slow SSH."""
+
+
+def benchmark_workflow_id(namespace: str, mcis: str, token: str) -> str:
+    return f"bench/{namespace}/{mcis}/{token}"
+
+
+@workflow.defn(name="BenchmarkWorkflow")
+class BenchmarkWorkflow:
+    def __init__(self) -> None:
+        self._progress = BenchmarkProgress()
+
+    @workflow.query
+    def progress(self) -> BenchmarkProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, inp: BenchmarkWorkflowInput) -> BenchmarkReport:
+        started = workflow.now()
+        query = TargetQuery(namespace=inp.namespace, mcis=inp.mcis)
+        found = await run_activity("benchmark_targets", query, BenchTargets, STORE)
+        self._progress = BenchmarkProgress(step="checking tools")
+        tools = tools_for(inp.actions)
+        checks = await self._remote(inp, found.vms, tools_command(tools), "tools", TOOLS_TIMEOUT_S)
+        missing = {vm.vm: missing_tools(tools, checks[vm.vm]) for vm in found.vms}
+        rows: list[BenchRow] = []
+        for index, action in enumerate(inp.actions, 1):
+            rows += await self._action(inp, action, index, found.vms, missing)
+        rows = sort_rows(rows)
+        record = BenchmarkRecord(
+            run_id=workflow.info().workflow_id,
+            namespace=inp.namespace,
+            mcis=inp.mcis,
+            rows=rows,
+            performance=performance_scores(rows),
+            rtts=region_rtts(rows),
+        )
+        self._progress = BenchmarkProgress(step="recording")
+        warnings = await run_activity("record_benchmark", record, list[str], STORE)
+        return BenchmarkReport(
+            **dict(record),
+            started_at=started,
+            finished_at=workflow.now(),
+            warnings=[*found.skipped, *warnings],
+        )
+
+    async def _action(
+        self,
+        inp: BenchmarkWorkflowInput,
+        action: BenchAction,
+        index: int,
+        vms: list[BenchVm],
+        missing: dict[str, dict[str, str]],
+    ) -> list[BenchRow]:
+        """`action` on every VM that has its tool (at once, or in turns if EXCLUSIVE)."""
+        tool = TOOL_OF[action].command
+        ready = [vm for vm in vms if tool not in missing[vm.vm]]
+        rows = [
+            row
+            for vm in vms
+            if tool in missing[vm.vm]
+            for row in error_rows(action, vm, missing[vm.vm][tool], workflow.now())
+        ]
+        self._progress = BenchmarkProgress(
+            step=action.value,
+            index=index,
+            total=len(inp.actions),
+            vms_done=len(rows),
+            vms=len(vms),
+        )
+        groups = turns(ready) if action in EXCLUSIVE else [ready]
+        text = command(action, inp, vms)
+        timeout_s = inp.seconds + ACTION_MARGIN_S
+        for number, group in enumerate(groups, 1):
+            name = action.value if len(groups) == 1 else f"{action.value}-{number}"
+            results = await self._remote(inp, group, text, name, timeout_s)
+            at = workflow.now()
+            for vm in group:
+                rows += rows_of(action, vm, results[vm.vm], at)
+            self._progress.vms_done += len(group)
+        return rows
+
+    async def _remote(
+        self,
+        inp: BenchmarkWorkflowInput,
+        vms: list[BenchVm],
+        text: str,
+        name: str,
+        timeout_s: float,
+    ) -> dict[str, RemoteResult]:
+        """`text` on `vms` through a child remote workflow; a result per VM."""
+        if not vms:
+            return {}
+        remote = RemoteWorkflowInput(
+            query=TargetQuery(namespace=inp.namespace, mcis=inp.mcis, vms=[vm.vm for vm in vms]),
+            command=text,
+            timeout_s=timeout_s,
+        )
+        try:
+            results = await workflow.execute_child_workflow(
+                RemoteWorkflow.run, remote, id=f"{workflow.info().workflow_id}/{name}"
+            )
+        except ChildWorkflowError as exc:
+            error = failure_message(exc)
+            results = [RemoteResult(vm=vm.vm, exit_code=None, error=error) for vm in vms]
+        by_vm = {r.vm: r for r in results}
+        return {
+            vm.vm: by_vm.get(vm.vm, RemoteResult(vm=vm.vm, exit_code=None, error="no result"))
+            for vm in vms
+        }
