@@ -6,16 +6,20 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.autocontrol import AutoControlActivities
+from activities.benchmark import BenchmarkActivities
 from activities.deps import ActivityDeps
 from activities.records import RecordActivities
 from activities.remote import RemoteActivities
 from activities.resources import ResourceActivities
+from activities.sweep import SweepActivities
 from activities.vms import VmActivities
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     resources, vms, records = ResourceActivities(deps), VmActivities(deps), RecordActivities(deps)
     remote, autocontrol = RemoteActivities(deps), AutoControlActivities(deps)
+    sweep = SweepActivities(deps)
+    benchmark = BenchmarkActivities(deps)
     return [
         resources.ensure_vnet,
         resources.ensure_security_group,
@@ -37,4 +41,8 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         remote.forget_upload,
         autocontrol.collect_metrics,
         autocontrol.run_mcis_operation,
+        sweep.scan_for_orphans,
+        sweep.terminate_orphan,
+        benchmark.benchmark_targets,
+        benchmark.record_benchmark,
     ]

@@ -22,6 +22,7 @@ from models.naming import (
     TAG_UID,
     TAG_VM,
     cloud_vm_name,
+    is_valid_name,
     vm_name,
     vm_tags,
 )
@@ -149,8 +150,10 @@ class VmActivities:
 def adopt(namespace: str, mcis: str, seen: CloudVm, taken: set[str]) -> VmRecord:
     """A record for a VM found at the cloud with this MCIS's tags: its own name and group when
     its tags give them (and the name is free), else the next free `{group}-{n}`."""
-    group = seen.tags.get(TAG_GROUP) or "adopted"
+    group = seen.tags.get(TAG_GROUP, "")
+    group = group if is_valid_name(group) else "adopted"  # tags are whatever the cloud holds
     name = seen.tags.get(TAG_VM, "")
+    name = name if is_valid_name(name) else ""
     index = 1
     while not name or name in taken:
         name, index = vm_name(group, index), index + 1

@@ -14,13 +14,13 @@ region keys, symmetric; a key with itself sets that region's own RTT:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 from drivers.base import CloudDriver
@@ -36,6 +36,7 @@ from models.catalog_records import (
     RttEntry,
     RttSource,
 )
+from models.documents import DocumentError, parse_document
 from models.geo import BASE_RTT_MS, estimated_rtt_ms, haversine_km
 from store.catalog import CatalogCounts, CatalogStore
 
@@ -148,44 +149,52 @@ def estimated_rtts(regions: Sequence[CatalogRegion]) -> list[RttEntry]:
 def load_rtt_file(path: Path, known: set[str]) -> tuple[list[RttEntry], list[str]]:
     """(configured entries, warnings) of an RTT file; pairs naming a region the catalog does
     not hold are left out with a warning. CatalogSourceError if the file is malformed."""
+    return known_rtts(read_rtt_file(path), known, path)
+
+
+def read_rtt_file(path: Path) -> list[RttEntry]:
+    """Every entry of an RTT file; CatalogSourceError if the file is malformed."""
     if not path.is_file():
         raise CatalogSourceError(f"RTT file {str(path)!r} does not exist")
     if path.stat().st_size > MAX_RTT_FILE_BYTES:
         raise CatalogSourceError(f"RTT file {str(path)!r} is larger than {MAX_RTT_FILE_BYTES} B")
     try:
-        data: Any = yaml.safe_load(path.read_text(errors="replace"))
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CatalogSourceError(f"RTT file {str(path)!r} is not valid YAML: {first}") from None
+        data: Any = parse_document(path.read_text(errors="replace"))
+    except DocumentError as exc:
+        raise CatalogSourceError(f"RTT file {str(path)!r} is not valid YAML: {exc}") from None
     if data is None:
-        return [], []
+        return []
     if not isinstance(data, dict):
         raise CatalogSourceError(
             f"RTT file {str(path)!r} must map region keys to {{region key: ms}}"
         )
     entries: list[RttEntry] = []
-    unknown: set[str] = set()
     for a, row in data.items():
         if not isinstance(row, dict):
             raise CatalogSourceError(f"RTT file {str(path)!r}: {a!r} must map region keys to ms")
         for b, ms in row.items():
             where = f"RTT file {str(path)!r}: {a} - {b}"
-            if not isinstance(ms, int | float) or isinstance(ms, bool) or ms < 0:
+            if not isinstance(ms, int | float) or isinstance(ms, bool) or not 0 <= ms < math.inf:
                 raise CatalogSourceError(f"{where}: {ms!r} is not a number of ms >= 0")
             try:
                 entry = RttEntry(a=str(a), b=str(b), rtt_ms=float(ms), source=RttSource.CONFIGURED)
             except ValueError:
                 raise CatalogSourceError(f"{where}: keys are provider/region") from None
-            missing = {entry.a, entry.b} - known
-            if missing:
-                unknown |= missing
-                continue
             entries.append(entry)
+    return entries
+
+
+def known_rtts(
+    entries: list[RttEntry], known: set[str], path: Path
+) -> tuple[list[RttEntry], list[str]]:
+    """The entries between regions the catalog holds, and a warning per region it does not."""
+    unknown = {key for entry in entries for key in (entry.a, entry.b) if key not in known}
+    kept = [entry for entry in entries if entry.a in known and entry.b in known]
     warnings = [
         f"RTT file {str(path)!r}: region {key!r} is not in the catalog, its pairs are ignored"
         for key in sorted(unknown)
     ]
-    return entries, warnings
+    return kept, warnings
 
 
 def default_rtt_file(home: Path) -> Path | None:
@@ -205,6 +214,7 @@ async def refresh(
     written, so a failing source leaves the catalog as it was."""
     started = time.perf_counter()
     parts: list[PartReport] = []
+    from_file = None if rtt_file is None else read_rtt_file(rtt_file)
     local = None
     if drivers is not None:
         t0 = time.perf_counter()
@@ -261,8 +271,8 @@ async def refresh(
     t0 = time.perf_counter()
     configured: list[RttEntry] = []
     origin = "none"
-    if rtt_file is not None:
-        configured, warnings = load_rtt_file(rtt_file, {r.key for r in regions})
+    if rtt_file is not None and from_file is not None:
+        configured, warnings = known_rtts(from_file, {r.key for r in regions}, rtt_file)
         origin = str(rtt_file)
     pairs = catalog.replace_rtt(RttSource.CONFIGURED, configured, origin=origin)
     parts.append(

@@ -14,6 +14,7 @@ from models.status import McisStatus, VmStatus
 
 MAX_VMS_PER_GROUP = 1000
 MAX_VMS_PER_MCIS = 5000
+MAX_DESCRIPTION = 1000
 
 
 class PartialFailurePolicy(StrEnum):
@@ -86,7 +87,7 @@ class McisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    description: str = ""
+    description: str = Field(default="", max_length=MAX_DESCRIPTION)
     on_partial_failure: PartialFailurePolicy = PartialFailurePolicy.CONTINUE
     groups: list[GroupRequest] = Field(min_length=1)
 

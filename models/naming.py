@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 NAME_MAX_LENGTH = 40
@@ -21,13 +24,22 @@ def check_name(name: str, what: str = "name") -> str:
     if not isinstance(name, str) or not name:
         raise InvalidNameError(f"{what} must not be empty")
     if len(name) > NAME_MAX_LENGTH:
-        raise InvalidNameError(f"{what} {name!r} is longer than {NAME_MAX_LENGTH} characters")
+        raise InvalidNameError(f"{what} {shown(name)} is longer than {NAME_MAX_LENGTH} characters")
     if not _NAME_RE.match(name):
         raise InvalidNameError(
-            f"{what} {name!r} is invalid: use lowercase letters, digits and '-', "
+            f"{what} {shown(name)} is invalid: use lowercase letters, digits and '-', "
             "starting with a letter and not ending with '-'"
         )
     return name
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """`value` quoted for a one-line message, cut after `limit` characters."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} chars)"
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+"""A namespace, MCIS, group, VM or resource name in a pydantic model (the rules above)."""
 
 
 def is_valid_name(name: str) -> bool:

@@ -8,8 +8,10 @@ from pydantic import BaseModel, Field
 from models.cloud import DEFAULT_RULES, FirewallRule, SubnetSpec
 from models.lifecycle import OperationKind, OperationRecord
 from models.mcis import GroupRequest, McisRequest
+from models.naming import Name
 from models.records import McisPhase, ResourceKind, VmRecord
 from models.status import TargetAction, TargetStatus
+from models.workflow_input import WorkflowInput
 
 SHARED_VNET_CIDR = "10.0.0.0/16"
 SHARED_SUBNET = SubnetSpec(name="default", cidr="10.0.0.0/20")
@@ -55,16 +57,16 @@ class McisSnapshot(BaseModel):
     next_operation_id: int = 1
 
 
-class OperationRequest(BaseModel):
+class OperationRequest(WorkflowInput):
     """An operation on a running MCIS, sent as a Temporal Update to its workflow."""
 
     kind: OperationKind
-    group: str | None = None  # scope: one group (or the group to scale)
-    vm: str | None = None  # scope: one VM (or the VM to remove)
+    group: Name | None = None  # scope: one group (or the group to scale)
+    vm: Name | None = None  # scope: one VM (or the VM to remove)
     count: int | None = Field(default=None, ge=1, le=1000)  # scale-out / scale-in
     new_group: GroupRequest | None = None  # add-group
     force: bool = False  # queue it even while another operation runs
-    request_id: str | None = None  # the same id again returns the first operation: no repeat
+    request_id: str | None = Field(default=None, max_length=200)  # the same id: no repeat
 
     @property
     def scope(self) -> str:
@@ -77,8 +79,10 @@ class OperationRequest(BaseModel):
         return "mcis"
 
 
-class McisWorkflowInput(BaseModel):
-    namespace: str
+class McisWorkflowInput(WorkflowInput):
+    carried = "snapshot"
+
+    namespace: Name
     request: McisRequest
     limits: McisLimits = Field(default_factory=McisLimits)
     snapshot: McisSnapshot | None = None
@@ -90,7 +94,7 @@ class McisWorkflowInput(BaseModel):
 class ResourcePlace(BaseModel):
     """Which resource of a namespace, and where it lives."""
 
-    namespace: str
+    namespace: Name
     name: str
     provider: str
     region: str
@@ -112,7 +116,7 @@ class EnsureSshKeyInput(ResourcePlace):
 
 
 class ResourceRef(BaseModel):
-    namespace: str
+    namespace: Name
     kind: ResourceKind
     name: str
 

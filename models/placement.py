@@ -69,6 +69,8 @@ class Range:
     @classmethod
     def parse(cls, text: str, what: str = "range") -> Range:
         raw = text.strip()
+        if not raw or raw == "..":
+            raise ValueError(f"{what} {text!r}: expected MIN..MAX, MIN.., ..MAX or a number")
         lo_text, sep, hi_text = raw.partition("..")
         if not sep:
             lo_text = hi_text = raw

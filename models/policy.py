@@ -10,9 +10,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.naming import Name
 from models.operations import OperationRequest
+from models.workflow_input import WorkflowInput
+from remote.apps import APPS
 
 
 class Metric(StrEnum):
@@ -49,7 +52,7 @@ class Condition(BaseModel):
 
     metric: Metric
     operator: Operator
-    operand: float
+    operand: float = Field(allow_inf_nan=False)
     evaluation_period: int = Field(default=3, ge=1, le=1000)  # samples averaged
 
     def holds(self, samples: Sequence[float]) -> bool:
@@ -71,9 +74,16 @@ class PolicyAction(BaseModel):
 
     kind: ActionKind
     count: int = Field(default=1, ge=1, le=100)
-    group: str | None = None  # the group to grow or shrink (default: the MCIS's first group)
+    group: Name | None = None  # the group to grow or shrink (default: the MCIS's first group)
     deploy: str | None = None  # an app to deploy on added VMs (e.g. nginx)
     post_commands: list[str] = Field(default_factory=list)  # run on added VMs
+
+    @field_validator("deploy")
+    @classmethod
+    def _known_app(cls, value: str | None) -> str | None:
+        if value is not None and value not in APPS:
+            raise ValueError(f"unknown app {value!r} (known: {', '.join(sorted(APPS))})")
+        return value
 
 
 class Rule(BaseModel):
@@ -207,9 +217,11 @@ class PolicyCarry(BaseModel):
     runs: int = 1
 
 
-class PolicyWorkflowInput(BaseModel):
-    namespace: str
-    mcis: str
+class PolicyWorkflowInput(WorkflowInput):
+    carried = "carry"
+
+    namespace: Name
+    mcis: Name
     policy: Policy
     carry: PolicyCarry | None = None
 

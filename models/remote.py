@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from models.naming import Name
+from models.workflow_input import WorkflowInput
+
 MAX_OUTPUT_CHARS = 16_000
 """Each stream kept per VM (the rest is cut and marked): a batch of results stays well under
 Temporal's payload limit."""
@@ -38,10 +41,10 @@ class RemoteResult(BaseModel):
 
 
 class TargetQuery(BaseModel):
-    namespace: str
-    mcis: str
-    group: str | None = None
-    vm: str | None = None
+    namespace: Name
+    mcis: Name
+    group: Name | None = None
+    vm: Name | None = None
     vms: list[str] | None = None  # several named VMs (e.g. the ones a scale-out added)
 
     def selects(self, name: str, group: str) -> bool:
@@ -83,13 +86,17 @@ class RemoteBatch(BaseModel):
         }
 
 
-class RemoteWorkflowInput(BaseModel):
+MAX_TIMEOUT_S = 86_400.0
+MAX_CONCURRENCY = 1000
+
+
+class RemoteWorkflowInput(WorkflowInput):
     query: TargetQuery
     command: str | None = None
     file_ref: str | None = None
     destination: str | None = None
-    timeout_s: float = Field(default=120.0, gt=0)
-    concurrency: int = Field(default=50, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0, le=MAX_TIMEOUT_S)  # per VM
+    concurrency: int = Field(default=50, ge=1, le=MAX_CONCURRENCY)  # VMs at once
 
 
 def clip(text: str) -> str:

@@ -10,10 +10,15 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from models.catalog_records import CatalogSource
+from models.mcis import MAX_VMS_PER_GROUP
+from models.remote import MAX_CONCURRENCY, MAX_TIMEOUT_S
 from remote.apps import APPS
 from starter import (
+    bench_commands,
     catalog_commands,
     connection_commands,
     lifecycle_commands,
@@ -25,7 +30,9 @@ from starter import (
     remote_commands,
     resource_commands,
     stack_commands,
+    sweep_commands,
 )
+from starter.arguments import integer, number, positive_seconds
 from starter.context import Context
 from starter.errors import BAD_INPUT, FAILED, CliError, validation_message
 from starter.requests import POLICIES
@@ -37,7 +44,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad usage as one line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("mcis").strip()  # `mcis: create: ...`, not `mcis: mcis`
+        raise CliError(f"{command}: {message}" if command else message)
 
 
 def _command(
@@ -68,8 +76,12 @@ def _forcible(parser: _Parser) -> _Parser:
 def _remote_options(parser: _Parser) -> None:
     parser.add_argument("--group")
     parser.add_argument("--vm")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per VM")
-    parser.add_argument("--concurrency", type=int, default=50, help="VMs at once")
+    parser.add_argument(
+        "--timeout", type=positive_seconds(MAX_TIMEOUT_S), default=120.0, help="seconds per VM"
+    )
+    parser.add_argument(
+        "--concurrency", type=integer(1, MAX_CONCURRENCY), default=50, help="VMs at once"
+    )
 
 
 def _groups(parser: _Parser, title: str) -> argparse._SubParsersAction[_Parser]:
@@ -91,16 +103,16 @@ def build_parser() -> _Parser:
     for parser in (specs, images):
         parser.add_argument("--provider")
         parser.add_argument("--region")
-    specs.add_argument("--min-vcpus", type=int)
-    specs.add_argument("--max-vcpus", type=int)
-    specs.add_argument("--min-memory", type=float, help="GiB")
-    specs.add_argument("--max-memory", type=float, help="GiB")
-    specs.add_argument("--max-price", type=float, help="USD per hour")
+    specs.add_argument("--min-vcpus", type=integer(0, 1_000_000))
+    specs.add_argument("--max-vcpus", type=integer(0, 1_000_000))
+    specs.add_argument("--min-memory", type=number(0, 1e9), help="GiB")
+    specs.add_argument("--max-memory", type=number(0, 1e9), help="GiB")
+    specs.add_argument("--max-price", type=number(0, 1e9), help="USD per hour")
     specs.add_argument("--vcpus", help="range: 2..4, 2.., ..8 or 4")
     specs.add_argument("--memory", help="GiB range: 4..16")
     specs.add_argument("--price", help="USD per hour range: ..0.2")
     specs.add_argument("--source", choices=[s.value for s in CatalogSource])
-    specs.add_argument("--limit", type=int, help="show at most this many")
+    specs.add_argument("--limit", type=integer(1, 10**6), help="show at most this many")
     refresh = _command(
         catalog,
         "refresh",
@@ -114,7 +126,7 @@ def build_parser() -> _Parser:
         top, "recommend", placement_commands.recommend, "best specs under weighted priorities"
     )
     placement_commands.add_placement_arguments(recommend)
-    recommend.add_argument("--limit", type=int, default=10)
+    recommend.add_argument("--limit", type=integer(1, 10**6), default=10)
 
     ns = _groups(top.add_parser("ns", help="namespaces"), "namespace commands")
     ns_create = _command(ns, "create", namespace_commands.create, "create a namespace")
@@ -184,20 +196,27 @@ def build_parser() -> _Parser:
     ):
         parser = _forcible(_mcis_command(top, action, lifecycle_commands.scale, text))
         parser.add_argument("--group", required=True)
-        parser.add_argument("--count", type=int, required=True)
+        parser.add_argument("--count", type=integer(1, MAX_VMS_PER_GROUP), required=True)
         parser.set_defaults(command=action)
     add = _forcible(_mcis_command(top, "add-group", lifecycle_commands.add_group, "add a VM group"))
     add.add_argument("--group", required=True, help="SPEC_ID,IMAGE_ID,COUNT")
     add.add_argument("--group-name", required=True)
     remove = _mcis_command(top, "remove-vm", lifecycle_commands.remove_vm, "drop one VM")
     _forcible(remove).add_argument("vm")
-    _forcible(
-        _mcis_command(
+    reconcile = _forcible(
+        _command(
             top,
             "reconcile",
-            lifecycle_commands.reconcile,
-            "adopt VMs the cloud holds for this MCIS, report vanished ones",
+            sweep_commands.reconcile,
+            "adopt VMs the cloud holds for this MCIS, report vanished ones; --all: find VMs "
+            "with mcis tags that no MCIS owns (orphans)",
         )
+    )
+    reconcile.add_argument("namespace", nargs="?")
+    reconcile.add_argument("name", nargs="?")
+    reconcile.add_argument("--all", action="store_true", help="sweep every cloud region")
+    reconcile.add_argument(
+        "--delete-orphans", action="store_true", help="with --all: terminate the orphans"
     )
     _command(top, "list", mcis_commands.list_mcis, "list the MCIS of a namespace").add_argument(
         "namespace"
@@ -219,6 +238,23 @@ def build_parser() -> _Parser:
         parser = _mcis_command(deploy, app, remote_commands.deploy, f"deploy {app} on the VMs")
         _remote_options(parser)
         parser.set_defaults(app=app)
+    bench = _mcis_command(
+        top,
+        "bench",
+        bench_commands.bench,
+        "benchmark the VMs over SSH (cpus, cpum, memR, memW, fioR, fioW, dbR, dbW, rtt, mrtt)",
+    )
+    bench.add_argument("--action", default="all", help="A or A1,A2,... (default: all)")
+    bench.add_argument(
+        "--target", help="rtt: the IP address to ping (default: where mcis reaches the VM from)"
+    )
+    bench.add_argument(
+        "--seconds", type=integer(1, 60), default=2, help="each timed sysbench and fio run"
+    )
+    bench.add_argument(
+        "--pings", type=integer(1, 50), default=5, help="rtt and mrtt: pings per target"
+    )
+    bench.add_argument("--show", action="store_true", help="print the stored results, run nothing")
     access = _mcis_command(top, "access", remote_commands.access, "how to reach the VMs")
     access.add_argument("--key-file", help="write the private key there (mode 0600)")
     access.add_argument(
@@ -239,8 +275,8 @@ def build_parser() -> _Parser:
         )
     load = _mcis_command(top, "load", policy_commands.load, "make CPU load on the VMs")
     _remote_options(load)
-    load.add_argument("--cpu", type=int, default=90, help="percent")
-    load.add_argument("--duration", type=int, default=120, help="seconds")
+    load.add_argument("--cpu", type=integer(1, 100), default=90, help="percent")
+    load.add_argument("--duration", type=integer(1, 86_400), default=120, help="seconds")
     load.add_argument("--stop", action="store_true")
 
     lc = _groups(
@@ -252,18 +288,18 @@ def build_parser() -> _Parser:
     fault = _command(lc, "fault", localcloud_commands.fault, "inject faults (or --clear)")
     fault.add_argument("--provider", default="*")
     fault.add_argument("--region", default="*")
-    fault.add_argument("--api-error-rate", type=float, default=0.0)
-    fault.add_argument("--boot-failure-rate", type=float, default=0.0)
-    fault.add_argument("--throttle-rate", type=float, default=0.0)
-    fault.add_argument("--retry-after", type=float, default=1.0)
-    fault.add_argument("--quota", type=int)
+    fault.add_argument("--api-error-rate", type=number(0, 1), default=0.0)
+    fault.add_argument("--boot-failure-rate", type=number(0, 1), default=0.0)
+    fault.add_argument("--throttle-rate", type=number(0, 1), default=0.0)
+    fault.add_argument("--retry-after", type=number(0, 3600), default=1.0, help="seconds")
+    fault.add_argument("--quota", type=integer(0, 10**6), help="VMs per region")
     fault.add_argument("--clear", action="store_true")
     timing = _command(
         lc, "timing", localcloud_commands.timing, "set lifecycle durations in seconds (or --clear)"
     )
     timing.add_argument("--provider", default="*")
     for field in ("boot", "stop", "start", "reboot", "terminate"):
-        timing.add_argument(f"--{field}", type=float)
+        timing.add_argument(f"--{field}", type=number(0, 3600), help="seconds")
     timing.add_argument("--clear", action="store_true")
     doctor = _command(
         lc, "doctor", localcloud_commands.doctor, "what real VMs left behind (exit 1 if any)"
@@ -289,19 +325,27 @@ async def run(argv: Sequence[str]) -> int:
         await ctx.aclose()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the `mcis` console script."""
+def execute(argv: Sequence[str]) -> int:
+    """Run one command in this process; its exit code, any error written as one line."""
     try:
-        code = asyncio.run(run(sys.argv[1:] if argv is None else argv))
+        return asyncio.run(run(argv))
     except CliError as exc:
         sys.stderr.write(f"mcis: {exc.message}\n")
-        code = exc.exit_code
+        return exc.exit_code
     except ValidationError as exc:
         sys.stderr.write(f"mcis: {validation_message(exc, 'input')}\n")
-        code = BAD_INPUT
+        return BAD_INPUT
+    except (RPCError, WorkflowQueryFailedError) as exc:  # Temporal went away, or a query broke
+        sys.stderr.write(f"mcis: Temporal did not answer as expected: {exc}\n")
+        return FAILED
     except KeyboardInterrupt:
         sys.stderr.write("mcis: interrupted (the workflow goes on; see `mcis status`)\n")
-        code = FAILED
+        return FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `mcis` console script."""
+    code = execute(sys.argv[1:] if argv is None else argv)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # avoids the SDK's rare crash at interpreter exit (sdk-python issue 300)

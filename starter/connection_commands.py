@@ -36,6 +36,7 @@ from localcloud.flavors import FLAVORS
 from starter.context import Context
 from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table
+from starter.views import checked_name
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:
@@ -56,7 +57,15 @@ def _connections(ctx: Context) -> dict[str, Connection]:
 
 
 def _secret_field(cloud: str) -> str:
-    return next(f.name for f in CREDENTIAL_FIELDS[cloud] if f.secret and f.required)
+    """The credential `--secret-access-key` and `--secret-stdin` give for this cloud."""
+    for field in CREDENTIAL_FIELDS[cloud]:
+        if field.secret and field.required:
+            return field.name
+    names = ", ".join(f.name for f in CREDENTIAL_FIELDS[cloud])
+    raise CliError(
+        f"cloud {cloud} has no secret to give with --secret-access-key or --secret-stdin "
+        f"(its credentials: {names}; use --credential KEY=VALUE)"
+    )
 
 
 def _credentials(args: argparse.Namespace) -> dict[str, str]:
@@ -144,6 +153,7 @@ async def list_connections(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def remove(ctx: Context, args: argparse.Namespace) -> int:
+    checked_name(args.name, "connection name")
     connections = _connections(ctx)
     if connections.pop(args.name, None) is None:
         raise CliError(f"connection {args.name!r} does not exist")
@@ -172,6 +182,7 @@ async def _inventory(driver: CloudDriver, connection: Connection) -> list[dict[s
 async def check(ctx: Context, args: argparse.Namespace) -> int:
     """Reach the cloud through the connection's driver: its regions, and the specs and images of
     each. One line on failure (bad credentials, endpoint unreachable, ...)."""
+    checked_name(args.name, "connection name")
     connection = _connections(ctx).get(args.name)
     if connection is None:
         raise CliError(f"connection {args.name!r} does not exist (see `mcis connection list`)")

@@ -3,12 +3,10 @@ clear line for every way it can be wrong."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from models.documents import DocumentError, parse_document
 from starter.errors import CliError
 
 MAX_DOCUMENT_BYTES = 1_000_000
@@ -22,10 +20,9 @@ def load_mapping(path: str, what: str) -> dict[str, Any]:
         raise CliError(f"{what} file {path!r} is larger than {MAX_DOCUMENT_BYTES} bytes")
     text = file.read_text(errors="replace")
     try:
-        data: Any = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CliError(f"{what} file {path!r} is not valid YAML/JSON: {first_line}") from None
+        data: Any = parse_document(text, as_json=file.suffix == ".json")
+    except DocumentError as exc:
+        raise CliError(f"{what} file {path!r} is not valid YAML/JSON: {exc}") from None
     if not isinstance(data, dict):
         raise CliError(f"{what} file {path!r} must hold a mapping")
     return data

@@ -57,6 +57,8 @@ async def scale(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def add_group(ctx: Context, args: argparse.Namespace) -> int:
+    checked_name(args.namespace, "namespace")
+    checked_name(args.name, "MCIS name")
     group_name = checked_name(args.group_name, "group name")
     parsed = request_from_groups(args.name, [args.group], "", "continue").groups[0]
     group = parsed.model_copy(update={"name": group_name})

@@ -37,6 +37,7 @@ async def list_namespaces(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def delete(ctx: Context, args: argparse.Namespace) -> int:
+    checked_name(args.name, "namespace")
     try:
         ctx.store.delete_namespace(args.name)
     except StoreError as exc:

@@ -15,7 +15,7 @@ from drivers.errors import CloudError, NotFoundError
 from drivers.retry import retrying
 from models.catalog import Image
 from models.catalog_records import CatalogSource, region_key
-from models.mcis import McisRequest
+from models.mcis import MAX_VMS_PER_MCIS, McisRequest
 from models.naming import NAME_MAX_LENGTH
 from models.placement import (
     Preferences,
@@ -26,6 +26,7 @@ from models.placement import (
     parse_priorities,
 )
 from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
+from starter.arguments import integer, number
 from starter.catalog_commands import catalog_store, spec_filter, split_list
 from starter.context import Context
 from starter.errors import FAILED, CliError
@@ -42,7 +43,7 @@ def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vcpus", help="range: 2..4, 2.., ..8 or 4")
     parser.add_argument("--memory", help="GiB range: 4..16")
     parser.add_argument("--price", help="USD per hour range: ..0.2")
-    parser.add_argument("--max-price", type=float, help="USD per hour")
+    parser.add_argument("--max-price", type=number(0, 1e9), help="USD per hour")
     parser.add_argument("--provider", action="append", help="cloud(s): P or P1,P2 (repeatable)")
     parser.add_argument("--region", action="append", help="region name or P/R (repeatable)")
     parser.add_argument(
@@ -59,12 +60,20 @@ def add_create_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--recommend", action="store_true", help="plan the MCIS from filters and priorities"
     )
-    parser.add_argument("--count", type=int, help="--recommend: number of VMs")
     parser.add_argument(
-        "--latency-bound", type=float, help="--recommend: every VM-to-VM RTT below this (ms)"
+        "--count", type=integer(1, MAX_VMS_PER_MCIS), help="--recommend: number of VMs"
     )
-    parser.add_argument("--min-regions", type=int, default=1, help="--recommend: spread")
-    parser.add_argument("--min-providers", type=int, default=1, help="--recommend: spread")
+    parser.add_argument(
+        "--latency-bound",
+        type=number(0, 10**6),
+        help="--recommend: every VM-to-VM RTT below this (ms)",
+    )
+    parser.add_argument(
+        "--min-regions", type=integer(1, 1000), default=1, help="--recommend: spread"
+    )
+    parser.add_argument(
+        "--min-providers", type=integer(1, 1000), default=1, help="--recommend: spread"
+    )
     parser.add_argument(
         "--image-os", default=DEFAULT_IMAGE_OS, help="--recommend: e.g. ubuntu-22.04"
     )

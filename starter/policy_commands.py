@@ -18,8 +18,8 @@ from starter.context import Context
 from starter.documents import load_mapping
 from starter.errors import FAILED, CliError, validation_message
 from starter.output import print_json, print_table
-from starter.remote_commands import exit_code, run_command, show_results
-from starter.views import is_running, running_handle
+from starter.remote_commands import exit_code, run_command, show_results, target_query
+from starter.views import checked_name, is_running, running_handle
 from workflows.failures import failure_message
 from workflows.policy import PolicyWorkflow, policy_workflow_id
 
@@ -34,6 +34,8 @@ def _load_policy(path: str) -> Policy:
 async def _policy_handle(
     ctx: Context, namespace: str, name: str
 ) -> WorkflowHandle[PolicyWorkflow, PolicyView]:
+    checked_name(namespace, "namespace")
+    checked_name(name, "MCIS name")
     client = await ctx.client()
     handle = client.get_workflow_handle_for(PolicyWorkflow.run, policy_workflow_id(namespace, name))
     if not await is_running(handle):
@@ -127,6 +129,7 @@ async def load(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"--cpu must be 1..100, got {args.cpu}")
     if not args.stop and args.duration < 1:
         raise CliError(f"--duration must be 1 or more seconds, got {args.duration}")
+    target_query(ctx, args)  # the MCIS, and the group or VM, exist
     if await _phantom_vms(ctx):
         tags = {TAG_NAMESPACE: args.namespace, TAG_MCIS: args.name}
         if args.vm:

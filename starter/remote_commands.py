@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio.client import WorkflowFailureError
 
 from activities.remote import upload_ref
-from models.naming import vm_order
+from models.naming import shown, vm_order
 from models.records import ResourceKind
 from models.remote import RemoteResult, RemoteWorkflowInput, TargetQuery
 from remote.apps import APPS
@@ -26,11 +26,18 @@ from workflows.remote import RemoteWorkflow
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
-def _query(ctx: Context, args: argparse.Namespace) -> TargetQuery:
+def target_query(ctx: Context, args: argparse.Namespace) -> TargetQuery:
+    """The VMs the arguments select; CliError unless the MCIS, the group and the VM exist."""
     namespace = checked_name(args.namespace, "namespace")
-    if ctx.store.get_mcis(namespace, args.name) is None:
-        raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
-    return TargetQuery(namespace=namespace, mcis=args.name, group=args.group, vm=args.vm)
+    name = checked_name(args.name, "MCIS name")
+    if ctx.store.get_mcis(namespace, name) is None:
+        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
+    vms = ctx.store.list_vms(namespace, name)
+    if args.group is not None and not any(vm.group == args.group for vm in vms):
+        raise CliError(f"group {shown(args.group)} not found in MCIS {name!r}")
+    if args.vm is not None and not any(vm.name == args.vm for vm in vms):
+        raise CliError(f"VM {shown(args.vm)} not found in MCIS {name!r}")
+    return TargetQuery(namespace=namespace, mcis=name, group=args.group, vm=args.vm)
 
 
 async def _run(
@@ -70,7 +77,7 @@ async def run_command(
 ) -> list[RemoteResult]:
     """Run `command` on the VMs the arguments select (--group, --vm) through the workflow."""
     inp = RemoteWorkflowInput(
-        query=_query(ctx, args),
+        query=target_query(ctx, args),
         command=command,
         timeout_s=args.timeout,
         concurrency=args.concurrency,
@@ -96,7 +103,7 @@ async def put(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"{args.source!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
     if not args.destination.startswith("/"):
         raise CliError(f"destination {args.destination!r} must be an absolute path on the VMs")
-    query = _query(ctx, args)
+    query = target_query(ctx, args)
     ref = upload_ref(uuid.uuid4().hex)
     ctx.store.put_secret(ref, base64.b64encode(source.read_bytes()).decode())
     inp = RemoteWorkflowInput(
@@ -136,14 +143,16 @@ async def deploy(ctx: Context, args: argparse.Namespace) -> int:
 
 async def access(ctx: Context, args: argparse.Namespace) -> int:
     namespace = checked_name(args.namespace, "namespace")
-    if ctx.store.get_mcis(namespace, args.name) is None:
+    if ctx.store.get_mcis(namespace, checked_name(args.name, "MCIS name")) is None:
         raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
     vms = sorted(ctx.store.list_vms(namespace, args.name), key=lambda vm: vm_order(vm.name))
     if args.forget_host_keys:
         for vm in vms:
             ctx.store.forget_host_key(f"{vm.provider}/{vm.csp_id}")
     key_files: dict[str, str] = {}
-    if args.key_file:
+    if args.key_file is not None:
+        if not args.key_file.strip():
+            raise CliError("--key-file needs a path")
         keys = sorted({vm.ssh_key for vm in vms if vm.ssh_key})
         for key_name in keys:
             path = Path(args.key_file if len(keys) == 1 else f"{args.key_file}-{key_name}")
@@ -179,9 +188,17 @@ def _write_private_key(ctx: Context, namespace: str, key_name: str, path: Path) 
     if resource is None or resource.secret_ref is None:
         raise CliError(f"SSH key {key_name!r} has no private key in namespace {namespace!r}")
     private_key = ctx.store.get_secret(resource.secret_ref)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(private_key)
-    os.chmod(path, 0o600)
+    try:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise CliError(
+                f"cannot write the key to {str(path)!r}: {str(path.parent)!r} is not a directory"
+            ) from None
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(private_key)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise CliError(f"cannot write the key to {str(path)!r}: {exc.strerror}") from None
     return path

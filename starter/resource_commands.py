@@ -105,6 +105,8 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
 
 async def list_resources(ctx: Context, args: argparse.Namespace) -> int:
     ns = checked_name(args.namespace, "namespace")
+    if ctx.store.get_namespace(ns) is None:
+        raise CliError(f"namespace {ns!r} does not exist")
     kind = KINDS[args.kind] if args.kind else None
     records = ctx.store.list_resources(ns, kind)
     if args.json:
@@ -120,6 +122,7 @@ async def list_resources(ctx: Context, args: argparse.Namespace) -> int:
 async def delete(ctx: Context, args: argparse.Namespace) -> int:
     ns = checked_name(args.namespace, "namespace")
     kind = KINDS[args.kind]
+    checked_name(args.name, "resource name")
     if ctx.store.get_resource(ns, kind, args.name) is None:
         raise CliError(f"{kind.value} {args.name!r} does not exist in namespace {ns!r}")
     await _run(

@@ -27,6 +27,8 @@ async def running_handle(
     ctx: Context, namespace: str, name: str
 ) -> WorkflowHandle[McisWorkflow, McisView]:
     """The workflow of a live MCIS, or a clear 'not found'."""
+    checked_name(namespace, "namespace")
+    checked_name(name, "MCIS name")
     client = await ctx.client()
     handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
     if not await is_running(handle):

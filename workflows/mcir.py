@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, model_validator
+from pydantic import model_validator
 from temporalio import workflow
 
 from models.operations import (
@@ -15,10 +15,11 @@ from models.operations import (
     ResourceRef,
 )
 from models.records import ResourceKind, ResourceRecord
+from models.workflow_input import WorkflowInput
 from workflows.options import CLOUD, run_activity
 
 
-class ResourceWorkflowInput(BaseModel):
+class ResourceWorkflowInput(WorkflowInput):
     """Exactly one of the fields: what to ensure, or what to delete."""
 
     vnet: EnsureVNetInput | None = None

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from workflows.benchmark import BenchmarkWorkflow
 from workflows.mcir import ResourceWorkflow
 from workflows.mcis import McisWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.remote import RemoteWorkflow
+from workflows.sweep import SweepWorkflow
 
-ALL_WORKFLOWS: list[type] = [McisWorkflow, ResourceWorkflow, RemoteWorkflow, PolicyWorkflow]
+ALL_WORKFLOWS: list[type] = [
+    McisWorkflow,
+    ResourceWorkflow,
+    RemoteWorkflow,
+    PolicyWorkflow,
+    SweepWorkflow,
+    BenchmarkWorkflow,
+]
 
 PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models", "remote.apps")
 
