@@ -501,21 +501,24 @@ def table(outcomes: list[Outcome]) -> str:
     )
 
 
-async def run_chaos(
-    settings: Settings,
-    size: Size,
-    runs: int,
-    scenarios: tuple[str, ...],
-    seed: int,
-    say: Callable[[str], None],
-    artifacts: Path,
-) -> list[Outcome]:
-    chaos = Chaos(settings, size, random.Random(seed), say, artifacts)
+@dataclass(frozen=True)
+class Plan:
+    """What a chaos session runs: each scenario `runs` times at `size`."""
+
+    size: Size
+    runs: int
+    scenarios: tuple[str, ...]
+    seed: int
+    artifacts: Path  # where histories of broken workflows go
+
+
+async def run_chaos(settings: Settings, plan: Plan, say: Callable[[str], None]) -> list[Outcome]:
+    chaos = Chaos(settings, plan.size, random.Random(plan.seed), say, plan.artifacts)
     outcomes = []
     try:
-        for run in range(1, runs + 1):
-            for scenario in scenarios:
-                say(f"{scenario} run {run}/{runs}: {size.vms} VMs")
+        for run in range(1, plan.runs + 1):
+            for scenario in plan.scenarios:
+                say(f"{scenario} run {run}/{plan.runs}: {plan.size.vms} VMs")
                 outcome = await chaos.run(scenario, run)
                 verdict = "clean" if outcome.clean else "; ".join(outcome.problems) or "inexact"
                 say(f"  {outcome.wall_s:.1f} s, {outcome.at_cloud} at cloud: {verdict}")
@@ -525,16 +528,9 @@ async def run_chaos(
     return outcomes
 
 
-def chaos_in_private_stack(
-    size: Size,
-    runs: int,
-    scenarios: tuple[str, ...],
-    seed: int,
-    say: Callable[[str], None],
-    artifacts: Path,
-) -> list[Outcome]:
+def chaos_in_private_stack(plan: Plan, say: Callable[[str], None]) -> list[Outcome]:
     with private_stack(time_scale=TIME_SCALE) as (settings, _home):
-        return asyncio.run(run_chaos(settings, size, runs, scenarios, seed, say, artifacts))
+        return asyncio.run(run_chaos(settings, plan, say))
 
 
 def main() -> int:
@@ -568,7 +564,7 @@ def main() -> int:
     say(f"chaos: seed {seed}, {runs} run(s) of {', '.join(scenarios)}, {size}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the private stack still stops
     artifacts = args.artifacts or Path(tempfile.gettempdir()) / f"mcis-chaos-{seed}"
-    outcomes = chaos_in_private_stack(size, runs, scenarios, seed, say, artifacts)
+    outcomes = chaos_in_private_stack(Plan(size, runs, scenarios, seed, artifacts), say)
     if args.json:
         print(json.dumps([asdict(o) | {"clean": o.clean} for o in outcomes], indent=2))
     else:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.chaos import QUICK, SCENARIOS, Inventory, Outcome, chaos_in_private_stack, table
+from bench.chaos import (
+    QUICK,
+    SCENARIOS,
+    Inventory,
+    Outcome,
+    Plan,
+    chaos_in_private_stack,
+    table,
+)
 
 
 def cloud_vm(csp_id: str, vm: str) -> dict[str, object]:
@@ -36,7 +44,7 @@ def test_every_chaos_scenario_once_leaves_no_duplicate_no_orphan_and_an_exact_st
 ) -> None:
     seed = random.randrange(1_000_000)
     lines: list[str] = []
-    outcomes = chaos_in_private_stack(QUICK, 1, SCENARIOS, seed, lines.append, tmp_path)
+    outcomes = chaos_in_private_stack(Plan(QUICK, 1, SCENARIOS, seed, tmp_path), lines.append)
     report = f"seed {seed}\n" + "\n".join(lines) + "\n" + table(outcomes)
     assert [o.scenario for o in outcomes] == list(SCENARIOS), report
     assert all(o.clean for o in outcomes), report

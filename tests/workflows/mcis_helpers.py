@@ -11,7 +11,7 @@ from models.lifecycle import OperationRecord
 from models.mcis import GroupRequest, McisRequest, McisView, PartialFailurePolicy
 from models.naming import mcis_workflow_id
 from models.operations import McisLimits, McisWorkflowInput, OperationRequest
-from models.records import NamespaceRecord
+from models.records import NamespaceRecord, ResourceKind, ResourceRecord
 from tests.workflows.conftest import Harness
 from workflows.mcis import McisWorkflow
 
@@ -61,3 +61,21 @@ async def operate(handle: Handle, **fields: object) -> tuple[OperationRecord, Mc
             return done[0], view
         await asyncio.sleep(0.02)
     raise AssertionError(f"operation {accepted.id} did not finish")
+
+
+def store_ssh_key(h: Harness, private_key: str) -> None:
+    """Namespace `ns` with SSH key resource `key` (aws/r1) holding `private_key`."""
+    store = h.store
+    store.create_namespace(NamespaceRecord(name="ns"))
+    store.put_secret("ssh_key/ns/key", private_key)
+    store.upsert_resource(
+        ResourceRecord(
+            namespace="ns",
+            kind=ResourceKind.SSH_KEY,
+            name="key",
+            provider="aws",
+            region="r1",
+            csp_id="ns-key",
+            secret_ref="ssh_key/ns/key",
+        )
+    )

@@ -24,7 +24,7 @@ from models.benchmark import (
     BenchmarkWorkflowInput,
 )
 from models.catalog_records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
-from models.records import McisRecord, NamespaceRecord, ResourceKind, ResourceRecord, VmRecord
+from models.records import McisRecord, VmRecord
 from models.remote import RemoteTargets, TargetQuery, VmTarget
 from models.status import VmStatus
 from models.workflow_input import INVALID_INPUT
@@ -32,6 +32,7 @@ from store.benchmarks import BenchmarkStore
 from store.catalog import CatalogStore
 from tests.sshd_server import Sshd, sshd_available, start_sshd
 from tests.workflows.conftest import Harness
+from tests.workflows.mcis_helpers import store_ssh_key
 from workflows.benchmark import BenchmarkWorkflow, benchmark_workflow_id
 from workflows.failures import failure_message, failure_type
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
@@ -75,19 +76,7 @@ def mcis(harness: Harness, sshd: Sshd) -> Harness:
     """MCIS `m`: web-1, web-2 (spec small in r1), db-1 (spec big in r2), db-2 suspended; the
     catalog holds r1's spec only."""
     store = harness.store
-    store.create_namespace(NamespaceRecord(name="ns"))
-    store.put_secret("ssh_key/ns/key", sshd.private_key)
-    store.upsert_resource(
-        ResourceRecord(
-            namespace="ns",
-            kind=ResourceKind.SSH_KEY,
-            name="key",
-            provider="aws",
-            region="r1",
-            csp_id="ns-key",
-            secret_ref="ssh_key/ns/key",
-        )
-    )
+    store_ssh_key(harness, sshd.private_key)
     store.create_mcis(McisRecord(namespace="ns", name="m", uid="u1"))
     running = VmStatus.RUNNING
     store.upsert_vms(

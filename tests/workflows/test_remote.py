@@ -15,10 +15,10 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from activities.remote import RemoteActivities, upload_ref
-from models.records import NamespaceRecord, ResourceKind, ResourceRecord
 from models.remote import RemoteResult, RemoteTargets, RemoteWorkflowInput, TargetQuery, VmTarget
 from tests.sshd_server import Sshd, sshd_available, start_sshd
 from tests.workflows.conftest import Harness
+from tests.workflows.mcis_helpers import store_ssh_key
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
 from workflows.remote import RemoteWorkflow
 
@@ -92,20 +92,7 @@ def _payload_data(node: object) -> Iterator[str]:
 
 @pytest.fixture
 def keyed(harness: Harness, sshd: Sshd) -> Harness:
-    store = harness.store
-    store.create_namespace(NamespaceRecord(name="ns"))
-    store.put_secret("ssh_key/ns/key", sshd.private_key)
-    store.upsert_resource(
-        ResourceRecord(
-            namespace="ns",
-            kind=ResourceKind.SSH_KEY,
-            name="key",
-            provider="aws",
-            region="r1",
-            csp_id="ns-key",
-            secret_ref="ssh_key/ns/key",
-        )
-    )
+    store_ssh_key(harness, sshd.private_key)
     return harness
 
 
