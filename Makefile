@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit e2e bench clean
+.PHONY: install demo test lint typecheck unit e2e bench chaos reliability clean
 
 install: $(STAMP)
 
@@ -39,6 +39,13 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle --vms 200 --regions 10 --transition 5
 	$(BIN)/python -m bench.recommend
 	$(BIN)/python -m bench.ssh_fanout --vms 50
+	$(BIN)/python -m bench.chaos --quick
+
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --runs 10
+
+reliability: $(STAMP)
+	$(BIN)/pytest -q tests/reliability $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
