@@ -47,7 +47,6 @@ class RemoteWorkflow:
             targets = await run_local_activity("remote_targets", inp.query, RemoteTargets, STORE)
             found = targets.targets
             batches = [found[i : i + BATCH_SIZE] for i in range(0, len(found), BATCH_SIZE)]
-            limit = asyncio.Semaphore(max(1, inp.concurrency // BATCH_SIZE))
 
             async def one(batch: list[VmTarget]) -> list[RemoteResult]:
                 job = RemoteBatch(
@@ -60,16 +59,21 @@ class RemoteWorkflow:
                     timeout_s=inp.timeout_s,
                     concurrency=inp.concurrency,
                 )
-                async with limit:
-                    try:
-                        return await run_activity(
-                            "run_remote", job, list[RemoteResult], remote_options(inp.timeout_s)
-                        )
-                    except ActivityError as exc:
-                        error = failure_message(exc)
-                        return [RemoteResult(vm=t.vm, exit_code=None, error=error) for t in batch]
+                try:
+                    return await run_activity(
+                        "run_remote", job, list[RemoteResult], remote_options(inp.timeout_s)
+                    )
+                except ActivityError as exc:
+                    error = failure_message(exc)
+                    return [RemoteResult(vm=t.vm, exit_code=None, error=error) for t in batch]
 
-            results = [r for batch in await asyncio.gather(*map(one, batches)) for r in batch]
+            # Batches in waves (the next wave once a whole one has returned): what follows never
+            # depends on how a replaying worker sees completions grouped.
+            at_once = max(1, inp.concurrency // BATCH_SIZE)
+            results = []
+            for at in range(0, len(batches), at_once):
+                wave = await asyncio.gather(*map(one, batches[at : at + at_once]))
+                results += [r for batch in wave for r in batch]
         finally:
             if inp.file_ref is not None:
                 await run_activity("forget_upload", inp.file_ref, type(None), STORE)

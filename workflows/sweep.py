@@ -30,7 +30,6 @@ class SweepWorkflow:
         report = await run_activity("scan_for_orphans", inp, SweepReport, SCAN)
         if not inp.delete_orphans or not report.orphans:
             return report
-        limit = asyncio.Semaphore(TERMINATIONS_AT_ONCE)
 
         async def terminate(orphan: Orphan) -> Orphan:
             ref = OrphanRef(
@@ -41,12 +40,16 @@ class SweepWorkflow:
                 mcis=orphan.mcis,
                 uid=orphan.uid,
             )
-            async with limit:
-                try:
-                    action = await run_activity("terminate_orphan", ref, str, CLOUD)
-                except ActivityError as exc:
-                    action = f"failed: {failure_message(exc)}"
+            try:
+                action = await run_activity("terminate_orphan", ref, str, CLOUD)
+            except ActivityError as exc:
+                action = f"failed: {failure_message(exc)}"
             return orphan.model_copy(update={"action": action})
 
-        orphans = await asyncio.gather(*map(terminate, report.orphans))
+        # In waves, not behind a semaphore: the next termination starts when a whole wave has
+        # returned, whatever grouping of completions a replaying worker sees.
+        orphans: list[Orphan] = []
+        for at in range(0, len(report.orphans), TERMINATIONS_AT_ONCE):
+            wave = report.orphans[at : at + TERMINATIONS_AT_ONCE]
+            orphans += await asyncio.gather(*map(terminate, wave))
         return report.model_copy(update={"orphans": list(orphans)})
