@@ -53,18 +53,3 @@ async def run_activity(name: str, arg: Any, result_type: type[T], options: Activ
         retry_policy=options.retry,
     )
     return result
-
-
-async def run_local_activity(
-    name: str, arg: Any, result_type: type[T], options: ActivityOptions
-) -> T:
-    """A short activity run by the worker that runs the workflow task (no round trip through
-    the server's task queue): for quick store reads on the way to the real work."""
-    result: T = await workflow.execute_local_activity(
-        name,
-        arg,
-        result_type=result_type,
-        start_to_close_timeout=options.start_to_close,
-        retry_policy=options.retry,
-    )
-    return result

@@ -20,13 +20,7 @@ from models.remote import (
     VmTarget,
 )
 from workflows.failures import failure_message
-from workflows.options import (
-    STORE,
-    ActivityOptions,
-    retry_policy,
-    run_activity,
-    run_local_activity,
-)
+from workflows.options import STORE, ActivityOptions, retry_policy, run_activity
 
 CONNECT_MARGIN_S = 60.0
 BATCH_SIZE = 50
@@ -44,7 +38,7 @@ class RemoteWorkflow:
     @workflow.run
     async def run(self, inp: RemoteWorkflowInput) -> list[RemoteResult]:
         try:
-            targets = await run_local_activity("remote_targets", inp.query, RemoteTargets, STORE)
+            targets = await run_activity("remote_targets", inp.query, RemoteTargets, STORE)
             found = targets.targets
             batches = [found[i : i + BATCH_SIZE] for i in range(0, len(found), BATCH_SIZE)]
 
