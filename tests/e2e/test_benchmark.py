@@ -58,7 +58,7 @@ def test_bad_input_starts_no_workflow(real: E2E) -> None:
     for args, message in (
         (("--action", "cpus,disk"), "unknown benchmark action 'disk'"),
         (("--target", "example.com"), "target 'example.com' is not an IP address"),
-        (("--seconds", "0"), "invalid benchmark: seconds"),
+        (("--seconds", "0"), "bench: argument --seconds: invalid whole number 1..60"),
     ):
         done = real.run("bench", "real", "perf", *args)
         assert done.returncode == 2 and done.stdout == "", done
