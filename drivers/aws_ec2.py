@@ -29,7 +29,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -379,11 +379,19 @@ class AwsEc2Driver:
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, run)
 
-    def _cached(self, kind: str, region: str) -> Any:
-        entry = self._catalog.get((kind, region))
-        if entry is not None and time.monotonic() - entry[0] < CATALOG_TTL_S:
-            return entry[1]
-        return None
+    async def _per_region(
+        self, kind: str, region: str | None, load: Callable[[str], Awaitable[list[T]]]
+    ) -> list[T]:
+        """The catalog part `kind` of `region` (None: every configured region), each region's
+        list loaded by `load` and kept for CATALOG_TTL_S."""
+        found: list[T] = []
+        for name in self._regions_or(region):
+            entry = self._catalog.get((kind, name))
+            if entry is None or time.monotonic() - entry[0] >= CATALOG_TTL_S:
+                loaded = await load(name)
+                entry = self._catalog[kind, name] = (time.monotonic(), loaded)
+            found += entry[1]
+        return found
 
     def _regions_or(self, region: str | None) -> tuple[str, ...]:
         if region is None:
@@ -418,16 +426,9 @@ class AwsEc2Driver:
         return regions
 
     async def specs(self, region: str | None = None) -> list[Spec]:
-        found: list[Spec] = []
-        for name in self._regions_or(region):
-            found += await self._region_specs(name)
-        return found
+        return await self._per_region("specs", region, self._region_specs)
 
     async def _region_specs(self, region: str) -> list[Spec]:
-        cached = self._cached("specs", region)
-        if cached is not None:
-            return list(cached)
-
         def describe(ec2: Ec2) -> list[dict[str, Any]]:
             types: list[dict[str, Any]] = []
             for page in ec2.get_paginator("describe_instance_types").paginate():
@@ -451,20 +452,12 @@ class AwsEc2Driver:
                 )
             )
         specs.sort(key=lambda s: s.name)
-        self._catalog["specs", region] = (time.monotonic(), specs)
-        return list(specs)
+        return specs
 
     async def images(self, region: str | None = None) -> list[Image]:
-        found: list[Image] = []
-        for name in self._regions_or(region):
-            found += await self._region_images(name)
-        return found
+        return await self._per_region("images", region, self._region_images)
 
     async def _region_images(self, region: str) -> list[Image]:
-        cached = self._cached("images", region)
-        if cached is not None:
-            return list(cached)
-
         def describe(ec2: Ec2) -> list[dict[str, Any]]:
             answer = ec2.describe_images(
                 Owners=list(IMAGE_OWNERS),
@@ -485,12 +478,10 @@ class AwsEc2Driver:
             best = newest.get(family)
             if best is None or key > (best.get("CreationDate", ""), best.get("Name", "")):
                 newest[family] = item
-        images = [
+        return [
             Image(provider=self.provider, region=region, name=item["ImageId"], os=family)
             for family, item in sorted(newest.items())
         ]
-        self._catalog["images", region] = (time.monotonic(), images)
-        return list(images)
 
     # networks
 
