@@ -24,10 +24,9 @@ TIME_SCALE = 0.02
 MISSING_FOR_REAL_VMS = missing_requirements()  # aws boots in 0.6 s
 
 
-@pytest.fixture(scope="session")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
-    home = tmp_path_factory.mktemp("mcis-home")
-    env = {**os.environ, **isolated_env(home, "mcis-e2e", TIME_SCALE)}
+@contextlib.contextmanager
+def running_stack(env: dict[str, str]) -> Iterator[E2E]:
+    """A stack with the settings of `env`, up for the block and stopped after it."""
     settings = load_settings(env)
     stack = Stack(settings)
     try:
@@ -35,6 +34,13 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         yield E2E(settings, env, stack)
     finally:
         stack.down()
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    home = tmp_path_factory.mktemp("mcis-home")
+    with running_stack({**os.environ, **isolated_env(home, "mcis-e2e", TIME_SCALE)}) as e2e:
+        yield e2e
 
 
 def logs_of(e2e: E2E, name: str) -> str:
@@ -50,15 +56,12 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         pytest.skip(f"real VMs need root and tools: {MISSING_FOR_REAL_VMS}")
     home = tmp_path_factory.mktemp("mcis-realvm")
     env = {**os.environ, **isolated_env(home, "mcis-realvm", 0.05, backend="netns")}
-    settings = load_settings(env)
-    stack = Stack(settings)
-    e2e = E2E(settings, env, stack)
-    try:
-        stack.up()
-        assert e2e.cloud("/healthz")["backend"] == "netns"
-        e2e.ok("ns", "create", "real")
-        yield e2e
-    finally:
-        with contextlib.suppress(httpx.HTTPError):  # real VMs outlive their cloud: destroy them
-            httpx.post(f"{settings.localcloud_url}/admin/reset", timeout=60, trust_env=False)
-        stack.down()
+    with running_stack(env) as e2e:
+        try:
+            assert e2e.cloud("/healthz")["backend"] == "netns"
+            e2e.ok("ns", "create", "real")
+            yield e2e
+        finally:  # real VMs outlive their cloud: destroy them before it stops
+            with contextlib.suppress(httpx.HTTPError):
+                url = f"{e2e.settings.localcloud_url}/admin/reset"
+                httpx.post(url, timeout=60, trust_env=False)

@@ -23,11 +23,10 @@ import boto3
 import httpx
 import pytest
 
-from settings import load_settings
 from starter import processes
-from starter.stack import Stack, isolated_env
+from starter.stack import isolated_env
 from tests.conftest import venv_binary
-from tests.e2e.conftest import E2E
+from tests.e2e.conftest import E2E, running_stack
 from tests.e2e.test_worker_crash import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -159,13 +158,8 @@ def e2e(moto: Moto, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         timeout=60,
     )
     assert added.returncode == 0, added.stderr
-    settings = load_settings(env)
-    stack = Stack(settings)
-    stack.up()
-    try:
-        yield E2E(settings, env, stack)
-    finally:
-        stack.down()
+    with running_stack(env) as e2e:
+        yield e2e
 
 
 def image_id(e2e: E2E) -> str:

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import make_url
 
 from models.records import ResourceKind
-from settings import load_settings
-from starter.stack import Stack, isolated_env
+from starter.stack import isolated_env
 from store.repository import Store
-from tests.e2e.conftest import E2E
+from tests.e2e.conftest import E2E, running_stack
 from tests.e2e.test_create_delete import groups_for, live
 from tests.postgres_server import PostgresServer, postgres_server
 
@@ -34,13 +33,8 @@ def pg_stack(
         **isolated_env(home, "mcis-pg", 0.02),
         "MCIS_DATABASE_URL": postgres_server.url("mcis_e2e"),
     }
-    settings = load_settings(env)
-    stack = Stack(settings)
-    stack.up()
-    try:
-        yield E2E(settings, env, stack)
-    finally:
-        stack.down()
+    with running_stack(env) as e2e:
+        yield e2e
 
 
 def test_postgres_stack_creates_and_deletes_an_mcis(pg_stack: E2E) -> None:
