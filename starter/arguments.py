@@ -1,11 +1,14 @@
 """Argument types for numbers: checked while parsing (a bad one is one line and exit code 2 before
-anything runs), in a range that makes sense, and never NaN or infinite."""
+anything runs), in a range that makes sense, and never NaN or infinite; ranges (`2..4`) the same."""
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Callable
 from typing import Any
+
+from models.placement import Range
 
 
 class _NumberType:
@@ -44,3 +47,22 @@ def number(low: float, high: float) -> _NumberType:
 def positive_seconds(high: float) -> _NumberType:
     """Seconds above 0, at most `high`."""
     return _NumberType(float, math.ulp(0.0), high, f"seconds (0..{high:g}]")
+
+
+def value_range(flag: str) -> Callable[[str], Range]:
+    """A `MIN..MAX` range (`2..4`, `2..`, `..8`, `4`) of finite numbers, MIN <= MAX."""
+
+    def parse(text: str) -> Range:
+        try:
+            return Range.parse(text, flag)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag} ")) from None
+
+    return parse
+
+
+def add_spec_ranges(parser: argparse.ArgumentParser) -> None:
+    """`--vcpus`, `--memory` and `--price` ranges (catalog specs, recommend, create)."""
+    parser.add_argument("--vcpus", type=value_range("--vcpus"), help="range: 2..4, 2.., ..8 or 4")
+    parser.add_argument("--memory", type=value_range("--memory"), help="GiB range: 4..16")
+    parser.add_argument("--price", type=value_range("--price"), help="USD per hour range: ..0.2")

@@ -65,12 +65,9 @@ def ranges(args: argparse.Namespace) -> tuple[Range, Range, Range]:
         vcpus = Range(getattr(args, "min_vcpus", None), getattr(args, "max_vcpus", None))
         memory = Range(getattr(args, "min_memory", None), getattr(args, "max_memory", None))
         price = Range(None, getattr(args, "max_price", None))
-        if getattr(args, "vcpus", None) is not None:
-            vcpus = vcpus.intersect(Range.parse(args.vcpus, "--vcpus"))
-        if getattr(args, "memory", None) is not None:
-            memory = memory.intersect(Range.parse(args.memory, "--memory"))
-        if getattr(args, "price", None) is not None:
-            price = price.intersect(Range.parse(args.price, "--price"))
+        vcpus = vcpus.intersect(getattr(args, "vcpus", None) or Range())
+        memory = memory.intersect(getattr(args, "memory", None) or Range())
+        price = price.intersect(getattr(args, "price", None) or Range())
         for value, what in ((vcpus, "vcpus"), (memory, "memory"), (price, "price")):
             value.check(what)
     except ValueError as exc:

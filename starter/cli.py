@@ -32,9 +32,9 @@ from starter import (
     stack_commands,
     sweep_commands,
 )
-from starter.arguments import integer, number, positive_seconds
+from starter.arguments import add_spec_ranges, integer, number, positive_seconds
 from starter.context import Context
-from starter.errors import BAD_INPUT, FAILED, CliError, validation_message
+from starter.errors import BAD_INPUT, FAILED, CliError, one_line, validation_message
 from starter.requests import POLICIES
 
 Handler = Callable[[Context, argparse.Namespace], Awaitable[int]]
@@ -108,9 +108,7 @@ def build_parser() -> _Parser:
     specs.add_argument("--min-memory", type=number(0, 1e9), help="GiB")
     specs.add_argument("--max-memory", type=number(0, 1e9), help="GiB")
     specs.add_argument("--max-price", type=number(0, 1e9), help="USD per hour")
-    specs.add_argument("--vcpus", help="range: 2..4, 2.., ..8 or 4")
-    specs.add_argument("--memory", help="GiB range: 4..16")
-    specs.add_argument("--price", help="USD per hour range: ..0.2")
+    add_spec_ranges(specs)
     specs.add_argument("--source", choices=[s.value for s in CatalogSource])
     specs.add_argument("--limit", type=integer(1, 10**6), help="show at most this many")
     refresh = _command(
@@ -330,17 +328,21 @@ def execute(argv: Sequence[str]) -> int:
     try:
         return asyncio.run(run(argv))
     except CliError as exc:
-        sys.stderr.write(f"mcis: {exc.message}\n")
+        _report(exc.message)
         return exc.exit_code
     except ValidationError as exc:
-        sys.stderr.write(f"mcis: {validation_message(exc, 'input')}\n")
+        _report(validation_message(exc, "input"))
         return BAD_INPUT
     except (RPCError, WorkflowQueryFailedError) as exc:  # Temporal went away, or a query broke
-        sys.stderr.write(f"mcis: Temporal did not answer as expected: {exc}\n")
+        _report(f"Temporal did not answer as expected: {exc}")
         return FAILED
     except KeyboardInterrupt:
-        sys.stderr.write("mcis: interrupted (the workflow goes on; see `mcis status`)\n")
+        _report("interrupted (the workflow goes on; see `mcis status`)")
         return FAILED
+
+
+def _report(message: str) -> None:
+    sys.stderr.write(f"mcis: {one_line(message)}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -15,6 +15,16 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def one_line(message: str) -> str:
+    """`message` as one printable line: characters a terminal or `str.splitlines` would break
+    on, or not show (newlines, NEL, U+2028, controls), escaped as `\\x85`, `\\n`, ...; input a
+    user typed appears in messages, and must not split them."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in message
+    )
+
+
 def validation_message(exc: ValidationError, what: str) -> str:
     """The first problem pydantic found, as one line: `groups.0.count: must be >= 1`."""
     first = exc.errors()[0]

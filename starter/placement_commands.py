@@ -26,7 +26,7 @@ from models.placement import (
     parse_priorities,
 )
 from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
-from starter.arguments import integer, number
+from starter.arguments import add_spec_ranges, integer, number
 from starter.catalog_commands import catalog_store, spec_filter, split_list
 from starter.context import Context
 from starter.errors import FAILED, CliError
@@ -40,9 +40,7 @@ DEFAULT_IMAGE_OS = "ubuntu-22.04"
 
 def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
     """Filters and priorities shared by `mcis recommend` and `mcis create --recommend`."""
-    parser.add_argument("--vcpus", help="range: 2..4, 2.., ..8 or 4")
-    parser.add_argument("--memory", help="GiB range: 4..16")
-    parser.add_argument("--price", help="USD per hour range: ..0.2")
+    add_spec_ranges(parser)
     parser.add_argument("--max-price", type=number(0, 1e9), help="USD per hour")
     parser.add_argument("--provider", action="append", help="cloud(s): P or P1,P2 (repeatable)")
     parser.add_argument("--region", action="append", help="region name or P/R (repeatable)")
