@@ -99,7 +99,10 @@ class RemoteWorkflowInput(WorkflowInput):
     concurrency: int = Field(default=50, ge=1, le=MAX_CONCURRENCY)  # VMs at once
 
 
-def clip(text: str) -> str:
-    if len(text) <= MAX_OUTPUT_CHARS:
+def clip(text: str, dropped_bytes: int = 0) -> str:
+    """`text` cut to MAX_OUTPUT_CHARS, with a note of how much more there was (`dropped_bytes`:
+    output never kept, counted as one character a byte)."""
+    more = max(len(text) - MAX_OUTPUT_CHARS, 0) + dropped_bytes
+    if not more:
         return text
-    return text[:MAX_OUTPUT_CHARS] + f"\n[... {len(text) - MAX_OUTPUT_CHARS} more characters cut]"
+    return text[:MAX_OUTPUT_CHARS] + f"\n[... {more} more characters cut]"

@@ -1,7 +1,8 @@
-"""One SSH command on one VM with fabric/paramiko: TCP_NODELAY on the socket (paramiko does not
-set it: every exec would stall ~40 ms), the host key checked against the one recorded on first
-contact (trust on first use), a timeout on every command, the private key only in memory, and
-the connection kept for the next command on the same VM (remote/sessions.py)."""
+"""One SSH command on one VM: a fabric connection (paramiko underneath) with TCP_NODELAY on the
+socket (paramiko does not set it: every exec would stall ~40 ms), the host key checked against
+the one recorded on first contact (trust on first use), the private key only in memory; the
+command run on a channel of it by remote/channel.py, with a timeout; the connection kept for
+the next command on the same VM (remote/sessions.py)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from typing import Protocol
 
 import paramiko
 from fabric import Config, Connection
-from invoke.exceptions import CommandTimedOut
 
-from models.remote import RemoteResult, VmTarget, clip
+from models.remote import MAX_OUTPUT_CHARS, RemoteResult, VmTarget, clip
+from remote.channel import CommandTimeout, Stream, execute
 from remote.sessions import SessionKey, SessionPool
 
 CONNECT_TIMEOUT_S = 30.0  # the reference's SSH connect timeout
 PROBE_TIMEOUT_S = 5.0  # a kept connection that does not open a channel in this time is dropped
+KEEP_BYTES = 4 * MAX_OUTPUT_CHARS  # per stream: at least MAX_OUTPUT_CHARS characters of UTF-8
 
 
 class HostKeys(Protocol):
@@ -119,11 +121,12 @@ def with_environment(command: str, env: Mapping[str, str]) -> str:
     return f"export {exports}; {command}" if exports else command
 
 
-def _reused(
+def _kept(
     sessions: SessionPool, target: VmTarget, host_keys: HostKeys, key: SessionKey
-) -> Connection | None:
-    """A kept connection to this VM that still answers and still matches its recorded host
-    key (a forgotten key is recorded again), or None: then a new one is made."""
+) -> tuple[Connection, paramiko.Channel] | None:
+    """A kept connection to this VM that still matches its recorded host key (a forgotten key
+    is recorded again) and still answers, with a channel open on it (opening it is the probe:
+    nothing has been sent to the VM yet), or None: then a new connection is made."""
     connection = sessions.take(key)
     if connection is None:
         return None
@@ -133,14 +136,27 @@ def _reused(
     if recorded is not None and recorded != seen:
         connection.close()  # a new connection reports the mismatch
         return None
-    try:  # one round trip: the VM is there now, so the command may be sent on this connection
-        transport.open_session(timeout=PROBE_TIMEOUT_S).close()
+    try:
+        channel = transport.open_session(timeout=PROBE_TIMEOUT_S)
     except (paramiko.SSHException, OSError, EOFError):
         connection.close()
         return None
     if recorded is None:
         host_keys.put_host_key(target.host_key_ref, seen)
-    return connection
+    return connection, channel
+
+
+def _steps(command: str | None, upload: tuple[bytes, str] | None) -> list[tuple[str, bytes, bool]]:
+    """(command line, its stdin, whether it is the upload) to run in turn: the upload's `cat`,
+    then the command."""
+    steps = []
+    if upload is not None:
+        content, path = upload
+        quoted = shlex.quote(path)
+        steps.append((f'mkdir -p "$(dirname {quoted})" && cat > {quoted}', content, True))
+    if command is not None:
+        steps.append((command, b"", False))
+    return steps
 
 
 def run(
@@ -163,39 +179,44 @@ def run(
         )
 
     key = SessionKey.of(target, private_key)
-    connection = None if sessions is None else _reused(sessions, target, host_keys, key)
-    if connection is None:
+    kept = None if sessions is None else _kept(sessions, target, host_keys, key)
+    channel: paramiko.Channel | None = None
+    if kept is not None:
+        connection, channel = kept
+    else:
         try:
             connection = _connection(target, private_key, host_keys)
         except RemoteError as exc:
             return result(exit_code=None, error=str(exc))
     keep = False
     try:
-        if upload is not None:
-            content, path = upload
-            quoted = shlex.quote(path)
-            put = connection.run(
-                f'mkdir -p "$(dirname {quoted})" && cat > {quoted}',
-                in_stream=io.BytesIO(content),
-                hide=True,
-                warn=True,
-                timeout=timeout_s,
-            )
-            if put.exited != 0:
+        done = None
+        for line, stdin, is_upload in _steps(command, upload):
+            if channel is None:
+                channel = connection.client.get_transport().open_session(timeout=CONNECT_TIMEOUT_S)
+            done = execute(channel, line, stdin, timeout_s, KEEP_BYTES)
+            channel = None
+            if is_upload and done.exit_code != 0:
                 keep = True
-                return result(exit_code=put.exited, stderr=clip(put.stderr), error="put failed")
-        if command is None:
-            keep = True
-            return result(exit_code=0)
-        done = connection.run(command, hide=True, warn=True, timeout=timeout_s, in_stream=False)
+                stderr = _text(done.stderr)
+                return result(exit_code=done.exit_code, stderr=stderr, error="put failed")
         keep = True
-        return result(exit_code=done.exited, stdout=clip(done.stdout), stderr=clip(done.stderr))
-    except CommandTimedOut:
+        if done is None or command is None:
+            return result(exit_code=0)
+        stdout, stderr = _text(done.stdout), _text(done.stderr)
+        return result(exit_code=done.exit_code, stdout=stdout, stderr=stderr)
+    except CommandTimeout:
         return result(exit_code=None, error=f"timed out after {timeout_s:g}s")
     except (paramiko.SSHException, OSError, EOFError) as exc:
         return result(exit_code=None, error=f"SSH session to {target.vm} broke: {exc}")
     finally:
+        if channel is not None:
+            channel.close()
         if keep and sessions is not None:
             sessions.give(key, connection)
         else:
             connection.close()
+
+
+def _text(stream: Stream) -> str:
+    return clip(stream.text(), stream.dropped)

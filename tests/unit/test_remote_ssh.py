@@ -3,12 +3,13 @@ timeouts, host keys trusted on first use and refused when they change."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from models.remote import VmTarget
+from models.remote import MAX_OUTPUT_CHARS, VmTarget
 from remote.load import start_load, stop_load
 from remote.sessions import SessionPool
 from remote.ssh import run, with_environment
@@ -105,6 +106,24 @@ def test_cpu_load_starts_and_stops_without_killing_its_own_shell(sshd: Sshd) -> 
     assert left.stdout.strip() == "0"
 
 
+def test_megabytes_on_both_streams_at_once_end_cut_with_a_note(sshd: Sshd) -> None:
+    # 3 MB on each stream, interleaved: more than the 2 MiB SSH window, so a reader that waited
+    # on one stream while the other filled the window would hang until the timeout
+    each = 3_000_000
+    zeros = f"head -c {each} /dev/zero | tr '\\0'"
+    both = f"{zeros} o & {zeros} e >&2; wait"
+    result = run(target(sshd), sshd.private_key, MemoryHostKeys(), both, timeout_s=20)
+    assert result.exit_code == 0 and result.error is None
+    cut = f"\n[... {each - MAX_OUTPUT_CHARS} more characters cut]"
+    assert result.stdout == "o" * MAX_OUTPUT_CHARS + cut
+    assert result.stderr == "e" * MAX_OUTPUT_CHARS + cut
+
+
+def test_a_command_killed_by_a_signal_has_no_exit_code_of_its_own(sshd: Sshd) -> None:
+    result = run(target(sshd), sshd.private_key, MemoryHostKeys(), "kill -9 $$", timeout_s=20)
+    assert result.error is None and result.exit_code == -1
+
+
 KEPT = SessionPool()
 
 
@@ -140,6 +159,15 @@ def test_a_kept_connection_to_a_restarted_vm_is_replaced_without_an_error(tmp_pa
         assert client_port(server, keys) != before
     finally:
         server.stop()
+
+
+def test_commands_on_a_kept_connection_leave_no_descriptor_open(sshd: Sshd) -> None:
+    keys = MemoryHostKeys()
+    client_port(sshd, keys)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        client_port(sshd, keys)
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_a_forgotten_host_key_is_recorded_again_on_a_kept_connection(sshd: Sshd) -> None:
