@@ -36,16 +36,11 @@ from workflows.search_attributes import DEV_SERVER_FLAGS
 Progress = Callable[[str], None]
 
 
-ONE_PARTITION_FLAGS = tuple(
-    flag
-    for setting in ("numTaskqueueReadPartitions", "numTaskqueueWritePartitions")
-    for flag in ("--dynamic-config-value", f"matching.{setting}=1")
-)
-"""One partition per task queue on the one-node dev server. Its default of 4 buys a single
-matching node nothing and costs latency: a task that lands on a partition no poller waits on is
-forwarded to the root at most 10 times a second (matching.forwarderMaxRatePerSecond), the rest
-wait in that partition's backlog; after a burst every workflow and activity task took ~40 ms to
-reach a worker instead of ~5 ms (bench/ssh_fanout: one-VM commands 0.07 s -> 0.25 s)."""
+DEV_SERVER_TUNING = ("--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000")
+"""The dev server's one history shard reads its transfer queue (the tasks that hand workflow and
+activity tasks to matching) at most 20 times a second by default: a burst of short workflows
+then waited ~40 ms at every step (measured: back-to-back 2-activity workflows went from 25 ms to
+150 ms each after the sixth; with this, 20-25 ms throughout)."""
 
 PROBE_TIMEOUT = 2.0
 """Seconds one readiness probe may take (a half-started server may accept and not answer)."""
@@ -183,7 +178,7 @@ def components(settings: Settings) -> tuple[Component, ...]:
                 *("--db-filename", str(settings.home / "temporal.db")),
                 *("--namespace", settings.temporal_namespace, "--log-level", "warn"),
                 *DEV_SERVER_FLAGS,
-                *ONE_PARTITION_FLAGS,
+                *DEV_SERVER_TUNING,
             ),
             address=settings.temporal_address,
             listens=((temporal_host, temporal_port), (temporal_host, settings.temporal_ui_port)),
