@@ -36,7 +36,6 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         records.set_mcis_phase,
         records.forget_vms,
         records.forget_mcis,
-        remote.remote_targets,
         remote.run_remote,
         remote.forget_upload,
         autocontrol.collect_metrics,

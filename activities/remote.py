@@ -1,5 +1,5 @@
-"""Remote activities: which VMs a command reaches, and running one command (or putting one file)
-on one VM over SSH. The private key is read from the encrypted store here and never leaves this
+"""The remote activity: which VMs a command reaches, and running it (or putting one file) on each
+of them over SSH. The private key is read from the encrypted store here and never leaves this
 process; a command is tried once (it may not be safe to run twice)."""
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ from temporalio.exceptions import ApplicationError
 from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
 from models.records import ResourceKind
-from models.remote import RemoteBatch, RemoteResult, RemoteTargets, TargetQuery, VmTarget
+from models.remote import (
+    REMOTE_BATCH_SIZE,
+    BatchOutcome,
+    RemoteBatch,
+    RemoteResult,
+    RemoteTargets,
+    TargetQuery,
+    VmTarget,
+)
 from models.status import VmStatus
 from remote.ssh import run, with_environment
 
@@ -47,8 +55,7 @@ class RemoteActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._deps = deps
 
-    @activity.defn(name="remote_targets")
-    async def remote_targets(self, query: TargetQuery) -> RemoteTargets:
+    async def targets(self, query: TargetQuery) -> RemoteTargets:
         """The Running VMs of the scope, with their address and SSH key resource; others are
         reported as skipped."""
         store = self._deps.store
@@ -90,12 +97,21 @@ class RemoteActivities:
         return targets
 
     @activity.defn(name="run_remote")
-    async def run_remote(self, batch: RemoteBatch) -> list[RemoteResult]:
+    async def run_remote(self, batch: RemoteBatch) -> BatchOutcome:
         """One SSH session per VM of the batch, concurrently in the SSH thread pool (one
-        activity for many VMs: a Temporal round trip per VM would cost more than the SSH)."""
+        activity for many VMs: a Temporal round trip per VM would cost more than the SSH);
+        with a query, its VMs are found first and those beyond one batch handed back."""
+        found = RemoteTargets(targets=batch.targets)
+        if batch.query is not None:
+            found = await self.targets(batch.query)
+        now, rest = found.targets[:REMOTE_BATCH_SIZE], found.targets[REMOTE_BATCH_SIZE:]
+        results = await self._run(batch, now)
+        return BatchOutcome(results=results, skipped=found.skipped, rest=rest)
+
+    async def _run(self, batch: RemoteBatch, targets: list[VmTarget]) -> list[RemoteResult]:
         store = self._deps.store
         keys: dict[str, str | None] = {}
-        for name in sorted({t.ssh_key for t in batch.targets}):
+        for name in sorted({t.ssh_key for t in targets}):
             key = await store_call(
                 partial(store.get_resource, batch.namespace, ResourceKind.SSH_KEY, name)
             )
@@ -108,7 +124,7 @@ class RemoteActivities:
             content = base64.b64decode(await store_call(partial(store.get_secret, batch.file_ref)))
             upload = (content, batch.destination)
         host_keys = BatchHostKeys(
-            await store_call(partial(store.get_host_keys, [t.host_key_ref for t in batch.targets]))
+            await store_call(partial(store.get_host_keys, [t.host_key_ref for t in targets]))
         )
         loop = asyncio.get_running_loop()
         limit = asyncio.Semaphore(batch.concurrency)
@@ -137,7 +153,7 @@ class RemoteActivities:
             async with limit:
                 return await loop.run_in_executor(_ssh_pool, call)
 
-        results = list(await asyncio.gather(*(one(t) for t in batch.targets)))
+        results = list(await asyncio.gather(*(one(t) for t in targets)))
         for ref, host_key in host_keys.first_seen.items():
             await store_call(partial(store.put_host_key, ref, host_key))
         return results

@@ -1,7 +1,7 @@
 """The remote workflow: run one command (and/or put one file) on the VMs of an MCIS, a group or
 one VM over SSH, with bounded concurrency, in batches of up to 50 VMs per activity (each VM its
-own session and its own result). A command runs at most once per VM: a VM whose run failed is
-reported, not retried."""
+own session and its own result; the first batch's activity also finds the VMs). A command runs
+at most once per VM: a VM whose run failed is reported, not retried."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from temporalio.exceptions import ActivityError
 
 from models.naming import vm_order
 from models.remote import (
+    REMOTE_BATCH_SIZE,
+    BatchOutcome,
     RemoteBatch,
     RemoteResult,
-    RemoteTargets,
     RemoteWorkflowInput,
     VmTarget,
 )
@@ -23,8 +24,6 @@ from workflows.failures import failure_message
 from workflows.options import STORE, ActivityOptions, retry_policy, run_activity
 
 CONNECT_MARGIN_S = 60.0
-BATCH_SIZE = 50
-"""VMs one activity reaches (each in its own SSH session, concurrently)."""
 
 
 def remote_options(timeout_s: float) -> ActivityOptions:
@@ -37,38 +36,48 @@ def remote_options(timeout_s: float) -> ActivityOptions:
 class RemoteWorkflow:
     @workflow.run
     async def run(self, inp: RemoteWorkflowInput) -> list[RemoteResult]:
-        try:
-            targets = await run_activity("remote_targets", inp.query, RemoteTargets, STORE)
-            found = targets.targets
-            batches = [found[i : i + BATCH_SIZE] for i in range(0, len(found), BATCH_SIZE)]
+        def batch(**fields: object) -> RemoteBatch:
+            return RemoteBatch.model_validate(
+                {
+                    "namespace": inp.query.namespace,
+                    "mcis": inp.query.mcis,
+                    "command": inp.command,
+                    "file_ref": inp.file_ref,
+                    "destination": inp.destination,
+                    "timeout_s": inp.timeout_s,
+                    "concurrency": inp.concurrency,
+                    **fields,
+                }
+            )
 
-            async def one(batch: list[VmTarget]) -> list[RemoteResult]:
-                job = RemoteBatch(
-                    namespace=inp.query.namespace,
-                    mcis=inp.query.mcis,
-                    targets=batch,
-                    command=inp.command,
-                    file_ref=inp.file_ref,
-                    destination=inp.destination,
-                    timeout_s=inp.timeout_s,
-                    concurrency=inp.concurrency,
-                )
+        options = remote_options(inp.timeout_s)
+        try:
+            # The first batch finds the scope's VMs itself (an unknown scope fails the workflow
+            # here) and hands back those beyond it.
+            first = await run_activity("run_remote", batch(query=inp.query), BatchOutcome, options)
+            results = list(first.results)
+            rest = first.rest
+            batches = [
+                rest[i : i + REMOTE_BATCH_SIZE] for i in range(0, len(rest), REMOTE_BATCH_SIZE)
+            ]
+
+            async def one(targets: list[VmTarget]) -> list[RemoteResult]:
                 try:
-                    return await run_activity(
-                        "run_remote", job, list[RemoteResult], remote_options(inp.timeout_s)
+                    done = await run_activity(
+                        "run_remote", batch(targets=targets), BatchOutcome, options
                     )
                 except ActivityError as exc:
                     error = failure_message(exc)
-                    return [RemoteResult(vm=t.vm, exit_code=None, error=error) for t in batch]
+                    return [RemoteResult(vm=t.vm, exit_code=None, error=error) for t in targets]
+                return done.results
 
             # Batches in waves (the next wave once a whole one has returned): what follows never
             # depends on how a replaying worker sees completions grouped.
-            at_once = max(1, inp.concurrency // BATCH_SIZE)
-            results = []
+            at_once = max(1, inp.concurrency // REMOTE_BATCH_SIZE)
             for at in range(0, len(batches), at_once):
                 wave = await asyncio.gather(*map(one, batches[at : at + at_once]))
-                results += [r for batch in wave for r in batch]
+                results += [r for done in wave for r in done]
         finally:
             if inp.file_ref is not None:
                 await run_activity("forget_upload", inp.file_ref, type(None), STORE)
-        return sorted([*results, *targets.skipped], key=lambda r: vm_order(r.vm))
+        return sorted([*results, *first.skipped], key=lambda r: vm_order(r.vm))

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.worker import Worker
 
@@ -112,33 +111,32 @@ async def run_benchmark(
     """The report and the workflow id of a benchmark run by a worker whose remote targets are
     the VMs of the store, every one reached at the loopback sshd."""
 
-    @activity.defn(name="remote_targets")
-    async def loopback_targets(query: TargetQuery) -> RemoteTargets:
-        return RemoteTargets(
-            targets=[
-                VmTarget(
-                    vm=vm.name,
-                    group=vm.group,
-                    provider=vm.provider,
-                    region=vm.region,
-                    csp_id=vm.csp_id or "",
-                    host="127.0.0.1",
-                    port=sshd.port,
-                    ssh_key=vm.ssh_key,
-                )
-                for vm in harness.store.list_vms(query.namespace, query.mcis)
-                if query.selects(vm.name, vm.group)
-            ]
-        )
+    class LoopbackRemote(RemoteActivities):
+        async def targets(self, query: TargetQuery) -> RemoteTargets:
+            return RemoteTargets(
+                targets=[
+                    VmTarget(
+                        vm=vm.name,
+                        group=vm.group,
+                        provider=vm.provider,
+                        region=vm.region,
+                        csp_id=vm.csp_id or "",
+                        host="127.0.0.1",
+                        port=sshd.port,
+                        ssh_key=vm.ssh_key,
+                    )
+                    for vm in harness.store.list_vms(query.namespace, query.mcis)
+                    if query.selects(vm.name, vm.group)
+                ]
+            )
 
-    remote, bench = RemoteActivities(harness.deps), BenchmarkActivities(harness.deps)
+    remote, bench = LoopbackRemote(harness.deps), BenchmarkActivities(harness.deps)
     workflow_id = benchmark_workflow_id(inp.namespace, inp.mcis, uuid.uuid4().hex[:12])
     async with Worker(
         harness.client,
         task_queue=harness.task_queue,
         workflows=ALL_WORKFLOWS,
         activities=[
-            loopback_targets,
             remote.run_remote,
             bench.benchmark_targets,
             bench.record_benchmark,

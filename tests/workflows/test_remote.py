@@ -7,18 +7,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from temporalio import activity
+from temporalio.client import WorkflowFailureError
 from temporalio.worker import Worker
 
 from activities.remote import RemoteActivities, upload_ref
-from models.remote import RemoteResult, RemoteTargets, RemoteWorkflowInput, TargetQuery, VmTarget
+from models.remote import (
+    REMOTE_BATCH_SIZE,
+    RemoteResult,
+    RemoteTargets,
+    RemoteWorkflowInput,
+    TargetQuery,
+    VmTarget,
+)
 from tests.sshd_server import Sshd, sshd_available, start_sshd
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import store_ssh_key
+from workflows.failures import failure_message
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
 from workflows.remote import RemoteWorkflow
 
@@ -32,8 +40,8 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     server.stop()
 
 
-def loopback_targets(port: int) -> RemoteTargets:
-    """Three 'VMs' that are all the loopback sshd, and one that is not running."""
+def loopback_targets(port: int, running: Sequence[int] = (1, 2, 10)) -> RemoteTargets:
+    """'VMs' web-N (N in `running`) that are all the loopback sshd, and web-3 not running."""
     return RemoteTargets(
         targets=[
             VmTarget(
@@ -46,25 +54,25 @@ def loopback_targets(port: int) -> RemoteTargets:
                 port=port,
                 ssh_key="key",
             )
-            for i in (1, 2, 10)
+            for i in running
         ],
         skipped=[RemoteResult(vm="web-3", exit_code=None, error="not Running (Suspended)")],
     )
 
 
 async def run_remote_workflow(
-    harness: Harness, sshd: Sshd, inp: RemoteWorkflowInput
+    harness: Harness, sshd: Sshd, inp: RemoteWorkflowInput, running: Sequence[int] = (1, 2, 10)
 ) -> tuple[list[RemoteResult], str]:
-    @activity.defn(name="remote_targets")
-    async def targets(query: TargetQuery) -> RemoteTargets:
-        return loopback_targets(sshd.port)
+    class LoopbackRemote(RemoteActivities):
+        async def targets(self, query: TargetQuery) -> RemoteTargets:
+            return loopback_targets(sshd.port, running)
 
-    remote = RemoteActivities(harness.deps)
+    remote = LoopbackRemote(harness.deps)
     async with Worker(
         harness.client,
         task_queue=harness.task_queue,
         workflows=ALL_WORKFLOWS,
-        activities=[targets, remote.run_remote, remote.forget_upload],
+        activities=[remote.run_remote, remote.forget_upload],
         workflow_runner=workflow_runner(),
     ):
         handle = await harness.client.start_workflow(
@@ -112,6 +120,44 @@ async def test_command_runs_once_per_vm_with_its_own_identity(keyed: Harness, ss
     assert {keyed.store.get_host_key(f"aws/i-{i}") for i in (1, 2, 10)} != {None}
     body = sshd.private_key.splitlines()[1]
     assert "MCIS_VM" in history and body not in history and "PRIVATE KEY" not in history
+
+
+async def test_beyond_one_batch_every_vm_runs_the_command_exactly_once(
+    keyed: Harness, sshd: Sshd, tmp_path: Path
+) -> None:
+    log = tmp_path / "ran.log"
+    running = [i for i in range(1, REMOTE_BATCH_SIZE + 13) if i != 3]  # 61 VMs: two batches
+    inp = RemoteWorkflowInput(
+        query=TargetQuery(namespace="ns", mcis="m"),
+        command=f'echo "$MCIS_VM" >> {log}',
+        concurrency=10,
+    )
+    results, history = await run_remote_workflow(keyed, sshd, inp, running)
+    assert [r.vm for r in results] == [f"web-{i}" for i in range(1, REMOTE_BATCH_SIZE + 13)]
+    assert [r.vm for r in results if r.exit_code != 0] == ["web-3"]
+    assert sorted(log.read_text().split()) == sorted(f"web-{i}" for i in running)
+    assert history.count("web-61") >= 2  # the second batch was handed its targets
+
+
+async def test_an_unknown_scope_fails_the_workflow_with_one_clear_message(
+    harness: Harness,
+) -> None:
+    remote = RemoteActivities(harness.deps)
+    async with Worker(
+        harness.client,
+        task_queue=harness.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=[remote.run_remote, remote.forget_upload],
+        workflow_runner=workflow_runner(),
+    ):
+        inp = RemoteWorkflowInput(
+            query=TargetQuery(namespace="ns", mcis="nowhere", group="web"), command="true"
+        )
+        with pytest.raises(WorkflowFailureError) as failed:
+            await harness.client.execute_workflow(
+                RemoteWorkflow.run, inp, id=f"remote-{uuid.uuid4()}", task_queue=harness.task_queue
+            )
+    assert failure_message(failed.value) == "no group 'web' in MCIS 'nowhere' of namespace 'ns'"
 
 
 async def test_put_goes_through_the_encrypted_store_and_is_removed(
