@@ -4,6 +4,7 @@ timeouts, host keys trusted on first use and refused when they change."""
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +118,19 @@ def test_megabytes_on_both_streams_at_once_end_cut_with_a_note(sshd: Sshd) -> No
     cut = f"\n[... {each - MAX_OUTPUT_CHARS} more characters cut]"
     assert result.stdout == "o" * MAX_OUTPUT_CHARS + cut
     assert result.stderr == "e" * MAX_OUTPUT_CHARS + cut
+
+
+def test_a_worker_with_over_a_thousand_descriptors_open_still_runs_commands(sshd: Sshd) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1100)]  # select() stops at 1024
+    try:
+        result = run(target(sshd), sshd.private_key, MemoryHostKeys(), "echo hi", timeout_s=20)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert (result.exit_code, result.stdout, result.error) == (0, "hi\n", None)
 
 
 def test_a_command_killed_by_a_signal_has_no_exit_code_of_its_own(sshd: Sshd) -> None:
