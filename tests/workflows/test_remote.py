@@ -60,6 +60,16 @@ def loopback_targets(port: int, running: Sequence[int] = (1, 2, 10)) -> RemoteTa
     )
 
 
+def remote_worker(harness: Harness, remote: RemoteActivities) -> Worker:
+    return Worker(
+        harness.client,
+        task_queue=harness.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=[remote.run_remote, remote.forget_upload],
+        workflow_runner=workflow_runner(),
+    )
+
+
 async def run_remote_workflow(
     harness: Harness, sshd: Sshd, inp: RemoteWorkflowInput, running: Sequence[int] = (1, 2, 10)
 ) -> tuple[list[RemoteResult], str]:
@@ -67,14 +77,7 @@ async def run_remote_workflow(
         async def targets(self, query: TargetQuery) -> RemoteTargets:
             return loopback_targets(sshd.port, running)
 
-    remote = LoopbackRemote(harness.deps)
-    async with Worker(
-        harness.client,
-        task_queue=harness.task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=[remote.run_remote, remote.forget_upload],
-        workflow_runner=workflow_runner(),
-    ):
+    async with remote_worker(harness, LoopbackRemote(harness.deps)):
         handle = await harness.client.start_workflow(
             RemoteWorkflow.run, inp, id=f"remote-{uuid.uuid4()}", task_queue=harness.task_queue
         )
@@ -142,14 +145,7 @@ async def test_beyond_one_batch_every_vm_runs_the_command_exactly_once(
 async def test_an_unknown_scope_fails_the_workflow_with_one_clear_message(
     harness: Harness,
 ) -> None:
-    remote = RemoteActivities(harness.deps)
-    async with Worker(
-        harness.client,
-        task_queue=harness.task_queue,
-        workflows=ALL_WORKFLOWS,
-        activities=[remote.run_remote, remote.forget_upload],
-        workflow_runner=workflow_runner(),
-    ):
+    async with remote_worker(harness, RemoteActivities(harness.deps)):
         inp = RemoteWorkflowInput(
             query=TargetQuery(namespace="ns", mcis="nowhere", group="web"), command="true"
         )
