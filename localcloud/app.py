@@ -136,43 +136,29 @@ def _created(payload: Json, new: bool) -> JSONResponse:
     return _json(payload, 201 if new else 200)
 
 
-def _vnet(vnet: Vnet) -> Json:
+def _resource(item: Vnet | SecurityGroup | KeyPair, **own: Any) -> Json:
+    """The JSON of a vNet, security group or key pair: what they share, with `own` fields."""
     return {
-        "id": vnet.id,
-        "name": vnet.name,
-        "provider": vnet.flavor,
-        "region": vnet.region,
-        "cidr": vnet.cidr,
-        "subnets": vnet.subnets,
-        "tags": vnet.tags,
-        "created_at": _time(vnet.created_at),
+        "id": item.id,
+        "name": item.name,
+        "provider": item.flavor,
+        "region": item.region,
+        **own,
+        "tags": item.tags,
+        "created_at": _time(item.created_at),
     }
+
+
+def _vnet(vnet: Vnet) -> Json:
+    return _resource(vnet, cidr=vnet.cidr, subnets=vnet.subnets)
 
 
 def _security_group(group: SecurityGroup) -> Json:
-    return {
-        "id": group.id,
-        "name": group.name,
-        "provider": group.flavor,
-        "region": group.region,
-        "vnet_id": group.vnet_id,
-        "rules": group.rules,
-        "tags": group.tags,
-        "created_at": _time(group.created_at),
-    }
+    return _resource(group, vnet_id=group.vnet_id, rules=group.rules)
 
 
 def _key_pair(key: KeyPair) -> Json:
-    return {
-        "id": key.id,
-        "name": key.name,
-        "provider": key.flavor,
-        "region": key.region,
-        "fingerprint": key.fingerprint,
-        "public_key": key.public_key,
-        "tags": key.tags,
-        "created_at": _time(key.created_at),
-    }
+    return _resource(key, fingerprint=key.fingerprint, public_key=key.public_key)
 
 
 class Api:
