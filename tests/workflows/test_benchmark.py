@@ -24,7 +24,7 @@ from models.benchmark import (
 )
 from models.catalog_records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
 from models.records import McisRecord, VmRecord
-from models.remote import RemoteTargets, TargetQuery, VmTarget
+from models.remote import RemoteTargets, TargetQuery
 from models.status import VmStatus
 from models.workflow_input import INVALID_INPUT
 from store.benchmarks import BenchmarkStore
@@ -113,21 +113,10 @@ async def run_benchmark(
 
     class LoopbackRemote(RemoteActivities):
         async def targets(self, query: TargetQuery) -> RemoteTargets:
-            return RemoteTargets(
-                targets=[
-                    VmTarget(
-                        vm=vm.name,
-                        group=vm.group,
-                        provider=vm.provider,
-                        region=vm.region,
-                        csp_id=vm.csp_id or "",
-                        host="127.0.0.1",
-                        port=sshd.port,
-                        ssh_key=vm.ssh_key,
-                    )
-                    for vm in harness.store.list_vms(query.namespace, query.mcis)
-                    if query.selects(vm.name, vm.group)
-                ]
+            found = await super().targets(query)
+            loopback = {"host": "127.0.0.1", "port": sshd.port}
+            return found.model_copy(
+                update={"targets": [t.model_copy(update=loopback) for t in found.targets]}
             )
 
     remote, bench = LoopbackRemote(harness.deps), BenchmarkActivities(harness.deps)
