@@ -5,7 +5,6 @@ at most once per VM: a VM whose run failed is reported, not retried."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -22,6 +21,7 @@ from models.remote import (
 )
 from workflows.failures import failure_message
 from workflows.options import STORE, ActivityOptions, retry_policy, run_activity
+from workflows.waves import in_waves
 
 CONNECT_MARGIN_S = 60.0
 
@@ -71,12 +71,9 @@ class RemoteWorkflow:
                     return [RemoteResult(vm=t.vm, exit_code=None, error=error) for t in targets]
                 return done.results
 
-            # Batches in waves (the next wave once a whole one has returned): what follows never
-            # depends on how a replaying worker sees completions grouped.
             at_once = max(1, inp.concurrency // REMOTE_BATCH_SIZE)
-            for at in range(0, len(batches), at_once):
-                wave = await asyncio.gather(*map(one, batches[at : at + at_once]))
-                results += [r for done in wave for r in done]
+            for done in await in_waves(batches, at_once, one):
+                results += done
         finally:
             if inp.file_ref is not None:
                 await run_activity("forget_upload", inp.file_ref, type(None), STORE)

@@ -5,7 +5,6 @@ gone). Orchestration only: the clouds and the store are reached by activities.""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -14,6 +13,7 @@ from temporalio.exceptions import ActivityError
 from models.sweep import Orphan, OrphanRef, SweepInput, SweepReport
 from workflows.failures import failure_message
 from workflows.options import CLOUD, ActivityOptions, retry_policy, run_activity
+from workflows.waves import in_waves
 
 SCAN = ActivityOptions(timedelta(minutes=10), timedelta(seconds=30), retry_policy(attempts=5))
 TERMINATIONS_AT_ONCE = 20
@@ -46,10 +46,5 @@ class SweepWorkflow:
                 action = f"failed: {failure_message(exc)}"
             return orphan.model_copy(update={"action": action})
 
-        # In waves, not behind a semaphore: the next termination starts when a whole wave has
-        # returned, whatever grouping of completions a replaying worker sees.
-        orphans: list[Orphan] = []
-        for at in range(0, len(report.orphans), TERMINATIONS_AT_ONCE):
-            wave = report.orphans[at : at + TERMINATIONS_AT_ONCE]
-            orphans += await asyncio.gather(*map(terminate, wave))
-        return report.model_copy(update={"orphans": list(orphans)})
+        orphans = await in_waves(report.orphans, TERMINATIONS_AT_ONCE, terminate)
+        return report.model_copy(update={"orphans": orphans})
