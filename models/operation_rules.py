@@ -1,6 +1,6 @@
 """Whether an operation on an MCIS may run now, and on which VMs (pure): the scope must exist,
 the lifecycle table must allow the action for every VM in the scope, scaling counts must fit.
-A refusal names the current status and the actions allowed now."""
+A refusal names the current status and every action allowed now, no-ops marked as such."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from models.mcis import MAX_VMS_PER_MCIS, GroupRequest
 from models.naming import vm_index
 from models.operations import OperationRequest
 from models.records import McisPhase, VmRecord
-from models.status import aggregate
+from models.status import VmStatus, aggregate
 from models.transitions import Action, ActionPlan, allowed_actions, plan_action
 
 LIFECYCLE_KINDS = frozenset(OperationKind(a.value) for a in Action)
@@ -26,6 +26,11 @@ def _names(names: Sequence[str]) -> str:
     shown = ", ".join(names[:MAX_NAMES_SHOWN])
     more = len(names) - MAX_NAMES_SHOWN
     return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _allowed_text(statuses: Sequence[tuple[str, VmStatus]], action: Action) -> str:
+    """An allowed action as a refusal names it: marked when it would change nothing."""
+    return action.value if plan_action(statuses, action).affected else f"{action.value} (no-op)"
 
 
 def scope_vms(request: OperationRequest, vms: Sequence[VmRecord], mcis: str) -> list[VmRecord]:
@@ -73,7 +78,7 @@ def check_operation(
         plan = plan_action(statuses, Action(kind.value))
         if not plan.allowed:
             blocking = [f"{name} is {status.value}" for name, status in plan.blocking.items()]
-            allowed = [a.value for a in allowed_actions(statuses)] or ["none"]
+            allowed = [_allowed_text(statuses, a) for a in allowed_actions(statuses)]
             raise OperationRefused(
                 f"cannot {kind.value} {request.scope} of MCIS {mcis!r}: status "
                 f"{aggregate(statuses).display}; {_names(blocking)}. "

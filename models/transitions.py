@@ -9,7 +9,8 @@ Per VM (seed's table):
 For many VMs, each VM is affected (the action runs on it), skipped (it is already at the
 action's target, or is Failed/Undefined/Terminated, which only terminate and refine touch), or
 blocking (it is in a status from which the action is not allowed). An action with any blocking
-VM is rejected as a whole and changes nothing.
+VM is rejected as a whole and changes nothing; one whose VMs are all skipped is accepted as a
+no-op (repeating an action is not an error), and a refusal lists it as allowed, marked no-op.
 """
 
 from __future__ import annotations
@@ -120,10 +121,9 @@ def plan_action(vms: Sequence[tuple[str, VmStatus]], action: Action) -> ActionPl
 
 
 def allowed_actions(vms: Sequence[tuple[str, VmStatus]]) -> list[Action]:
-    """Actions that would be accepted now and change something."""
-    return [
-        action for action in Action if (plan := plan_action(vms, action)).allowed and plan.affected
-    ]
+    """Actions that would be accepted now, exactly those the operation rules accept: some may
+    be no-ops (every VM skipped, e.g. suspend of Suspended VMs: accepted, changes nothing)."""
+    return [action for action in Action if plan_action(vms, action).allowed]
 
 
 def after(status: VmStatus, action: Action) -> VmStatus:

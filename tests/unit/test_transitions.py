@@ -92,8 +92,50 @@ def test_allowed_actions_reach_their_target_and_refused_ones_change_nothing(
         message = str(refused.value)
         assert "Allowed now: " in message
         named = message.split("Allowed now: ")[1].split(", ")
-        assert named == ([a.value for a in allowed_actions(pairs)] or ["none"])
-        assert action.value not in named
+        assert named == [allowed_text(pairs, a) for a in allowed_actions(pairs)]
+        assert action.value not in [n.split(" ")[0] for n in named]
+
+
+def allowed_text(pairs: list[tuple[str, VmStatus]], action: Action) -> str:
+    """How the refusal names an allowed action: a no-op says it changes nothing."""
+    return action.value if plan_action(pairs, action).affected else f"{action.value} {NO_OP}"
+
+
+NO_OP = "(no-op)"
+
+
+@given(st.lists(st.sampled_from(list(VmStatus)), min_size=1, max_size=12))
+def test_allowed_now_lists_exactly_the_actions_that_would_be_accepted(
+    statuses: list[VmStatus],
+) -> None:
+    vms = [record(f"g-{i}", s) for i, s in enumerate(statuses, start=1)]
+    pairs = [(vm.name, vm.status) for vm in vms]
+    accepted = []
+    for action in Action:
+        try:
+            check_operation(
+                OperationRequest(kind=OperationKind(action.value)),
+                vms,
+                GROUPS,
+                "m",
+                McisPhase.ACTIVE,
+            )
+        except OperationRefused:
+            continue
+        accepted.append(action)
+    assert allowed_actions(pairs) == accepted
+
+
+def test_suspend_of_a_suspended_mcis_is_an_accepted_no_op_and_listed_as_one() -> None:
+    vms = [record("g-1", S.SUSPENDED), record("g-2", S.SUSPENDED)]
+    plan = check_operation(OperationRequest(kind="suspend"), vms, GROUPS, "m", McisPhase.ACTIVE)
+    assert plan is not None and plan.affected == [] and plan.skipped == ["g-1", "g-2"]
+    with pytest.raises(OperationRefused) as refused:
+        check_operation(OperationRequest(kind="reboot"), vms, GROUPS, "m", McisPhase.ACTIVE)
+    assert str(refused.value) == (
+        "cannot reboot mcis of MCIS 'm': status Suspended (2/2); g-1 is Suspended, "
+        "g-2 is Suspended. Allowed now: suspend (no-op), resume, terminate, refine (no-op)"
+    )
 
 
 def test_nothing_is_possible_while_the_mcis_is_being_created_or_deleted() -> None:
