@@ -1,11 +1,20 @@
-"""Folding what a cloud reports about a VM into its record (pure)."""
+"""Folding what a cloud reports about a VM into its record (pure), and the rule for a VM a
+region's listing leaves out: listings lag creates (AWS's DescribeInstances after RunInstances),
+so a VM missing from one is gone only when a direct read says so (`apply_observation` with
+None) or when it is still missing LISTING_GRACE_S after its create returned."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from drivers.status_map import to_canonical
 from models.cloud import CloudVm
 from models.records import VmRecord
 from models.status import TargetAction
+
+LISTING_GRACE_S = 60.0
+"""How long after its create returned a VM may be missing from its region's listing and still
+be taken for one the listing has not caught up with."""
 
 
 def apply_observation(vm: VmRecord, seen: CloudVm | None, action: TargetAction) -> VmRecord:
@@ -26,6 +35,24 @@ def apply_observation(vm: VmRecord, seen: CloudVm | None, action: TargetAction) 
             "error": seen.failure_reason or vm.error,
         }
     )
+
+
+def listing_may_lag(vm: VmRecord, now: datetime) -> bool:
+    """Whether a listing at `now` may not show the VM yet: its create returned less than
+    LISTING_GRACE_S ago (a VM with no known create time is not new)."""
+    created = vm.created_at
+    return created is not None and now < created + timedelta(seconds=LISTING_GRACE_S)
+
+
+def observe_listed(
+    vm: VmRecord, listed: CloudVm | None, action: TargetAction, now: datetime
+) -> VmRecord:
+    """The record after a listing of its region at `now` showed `listed` (None: left out).
+    Left out while the listing may lag, the VM keeps its record as it was (its last status:
+    neither Failed nor Terminated); left out after that, it is gone."""
+    if listed is None and listing_may_lag(vm, now):
+        return vm
+    return apply_observation(vm, listed, action)
 
 
 def observed_change(before: VmRecord, after: VmRecord) -> bool:

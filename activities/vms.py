@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from functools import partial
 
 from temporalio import activity
@@ -12,7 +13,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.cloud_calls import cloud_call, store_call
 from activities.deps import ActivityDeps
-from activities.observation import apply_observation, observed_change
+from activities.observation import (
+    apply_observation,
+    listing_may_lag,
+    observe_listed,
+    observed_change,
+)
 from models.catalog import catalog_id, split_catalog_id
 from models.cloud import CloudVm, VmCreateRequest
 from models.naming import (
@@ -59,7 +65,8 @@ class VmActivities:
             tags=vm_tags(inp.namespace, inp.mcis, inp.uid, vm.group, vm.name),
         )
         seen = await cloud_call(lambda: driver.create_vm(vm.region, request))
-        return apply_observation(vm, seen, TargetAction.CREATE)
+        created = vm.model_copy(update={"created_at": datetime.now(UTC)})
+        return apply_observation(created, seen, TargetAction.CREATE)
 
     @activity.defn(name="vm_action")
     async def vm_action(self, inp: VmActionInput) -> VmRecord:
@@ -99,8 +106,9 @@ class VmActivities:
                 listed = None  # a passing cloud fault: poll again
             if listed is not None:
                 by_id = {seen.csp_id: seen for seen in listed}
+                at = datetime.now(UTC)
                 now = [
-                    apply_observation(vm, by_id.get(vm.csp_id or ""), inp.action) for vm in watched
+                    observe_listed(vm, by_id.get(vm.csp_id or ""), inp.action, at) for vm in watched
                 ]
                 changed = [a for b, a in zip(watched, now, strict=True) if observed_change(b, a)]
                 settled = all(vm.status not in TRANSITIONAL for vm in now)
@@ -117,7 +125,8 @@ class VmActivities:
     @activity.defn(name="reconcile_vms")
     async def reconcile_vms(self, inp: ReconcileInput) -> ReconcileResult:
         """Compare the records with what the clouds hold for this MCIS (by its tags): adopt VMs
-        that carry its tags but have no record, report records whose VM is gone."""
+        that carry its tags but have no record, report records whose VM is gone. A VM just
+        created that the listing leaves out is read directly: the listing may lag its create."""
         result = ReconcileResult()
         known = {vm.csp_id: vm for vm in inp.vms if vm.csp_id}
         names = {vm.name for vm in inp.vms}
@@ -139,11 +148,19 @@ class VmActivities:
                 if adopted.status is not VmStatus.TERMINATED:
                     names.add(adopted.name)
                     result.adopted.append(adopted)
-        result.missing = sorted(
-            vm.name
-            for vm in inp.vms
-            if vm.csp_id and vm.csp_id not in seen and vm.status is not VmStatus.TERMINATED
-        )
+        at = datetime.now(UTC)
+        for vm in inp.vms:
+            if not vm.csp_id or vm.csp_id in seen or vm.status is VmStatus.TERMINATED:
+                continue
+            if listing_may_lag(vm, at):  # the listing may not show it yet: ask for it
+                driver = self._deps.driver(vm.provider)
+                await self._deps.read_limiter.wait(vm.provider)
+                direct = await cloud_call(partial(driver.get_vm, vm.region, vm.csp_id))
+                if direct is not None:
+                    result.observed.append(apply_observation(vm, direct, TargetAction.NONE))
+                    continue
+            result.missing.append(vm.name)
+        result.missing.sort()
         return result
 
 

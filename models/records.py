@@ -78,3 +78,4 @@ class VmRecord(BaseModel):
     security_groups: list[str] = Field(default_factory=list)
     ssh_key: str = ""
     updated_at: datetime | None = None
+    created_at: datetime | None = None  # when its create last returned (listings may lag it)

@@ -17,11 +17,9 @@ from activities import cloud_calls
 from activities.deps import ActivityDeps
 from activities.vms import VmActivities
 from models.cloud import CloudVm, VmCreateRequest
-from models.mcis import McisRequest
-from models.operations import CreateVmInput, NetworkRefs, ReconcileInput
-from models.plan import plan_vms
-from models.records import VmRecord
+from models.operations import ReconcileInput
 from store.repository import Store
+from tests.activity_inputs import create_vm_input
 from tests.fake_cloud import FakeCloud, FakeDriver
 
 BEATS_BEFORE_ANSWER = 3
@@ -76,32 +74,10 @@ def env(answer: asyncio.Event, monkeypatch: pytest.MonkeyPatch) -> ActivityEnvir
     return environment
 
 
-def planned_vm() -> VmRecord:
-    request = McisRequest.model_validate(
-        {
-            "name": "m",
-            "groups": [{"name": "g", "spec": "aws+r1+small", "image": "aws+r1+ubuntu", "count": 1}],
-        }
-    )
-    return plan_vms("ns", request, "uid")[0]
-
-
 async def test_a_create_slower_than_the_heartbeat_timeout_heartbeats_and_makes_one_vm(
     vms: VmActivities, env: ActivityEnvironment, cloud: FakeCloud
 ) -> None:
-    network = NetworkRefs(
-        provider="aws",
-        region="r1",
-        vnet="net",
-        vnet_csp_id="v",
-        subnet_csp_id="s",
-        security_groups=["sg"],
-        security_group_csp_ids=["sg"],
-        ssh_key="k",
-        key_csp_name="k",
-    )
-    job = CreateVmInput(namespace="ns", mcis="m", uid="uid", vm=planned_vm(), network=network)
-    created = await asyncio.wait_for(env.run(vms.create_vm, job), GUARD_S)
+    created = await asyncio.wait_for(env.run(vms.create_vm, create_vm_input()), GUARD_S)
     assert created.csp_id is not None and cloud.create_calls == 1 and len(cloud.vms) == 1
 
 

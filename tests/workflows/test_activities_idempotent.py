@@ -7,16 +7,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.resources import ResourceActivities
 from activities.vms import VmActivities
-from models.mcis import McisRequest
-from models.operations import (
-    CreateVmInput,
-    EnsureSecurityGroupInput,
-    EnsureSshKeyInput,
-    EnsureVNetInput,
-    NetworkRefs,
-)
-from models.plan import plan_vms
+from models.operations import EnsureSecurityGroupInput, EnsureSshKeyInput, EnsureVNetInput
 from models.records import ResourceKind
+from tests.activity_inputs import create_vm_input
 from tests.workflows.conftest import Harness
 
 PLACE = {"namespace": "ns", "name": "net", "provider": "aws", "region": "r1"}
@@ -42,25 +35,7 @@ async def test_ensure_twice_makes_one_of_each_and_keeps_the_key(harness: Harness
 
 
 async def test_create_vm_twice_gives_the_same_vm(harness: Harness) -> None:
-    request = McisRequest.model_validate(
-        {
-            "name": "m",
-            "groups": [{"name": "g", "spec": "aws+r1+small", "image": "aws+r1+ubuntu", "count": 1}],
-        }
-    )
-    vm = plan_vms("ns", request, "uid")[0]
-    network = NetworkRefs(
-        provider="aws",
-        region="r1",
-        vnet="net",
-        vnet_csp_id="v",
-        subnet_csp_id="s",
-        security_groups=["sg"],
-        security_group_csp_ids=["sg"],
-        ssh_key="k",
-        key_csp_name="k",
-    )
-    job = CreateVmInput(namespace="ns", mcis="m", uid="uid", vm=vm, network=network)
+    job = create_vm_input()
     vms, env = VmActivities(harness.deps), ActivityEnvironment()
     first = await env.run(vms.create_vm, job)
     second = await env.run(vms.create_vm, job)
