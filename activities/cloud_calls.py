@@ -28,6 +28,7 @@ HEARTBEAT_EVERY_S = 2.0
 """How often an activity heartbeats while it waits on a cloud (cloud activities' heartbeat
 timeouts are 5 s and more)."""
 
+WAITING = "waiting on the cloud"
 _heartbeating: ContextVar[bool] = ContextVar("mcis_heartbeating", default=False)
 
 
@@ -45,10 +46,12 @@ def application_error(exc: CloudError | StoreError) -> ApplicationError:
 
 @asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
-    """Heartbeat every HEARTBEAT_EVERY_S while the body runs, from a task of its own, so an
-    attempt that is alive is never timed out by its heartbeat timeout (one whose worker died
-    still is: the task dies with it). Outside an activity, or within another `heartbeating` of
-    the same activity (tasks it starts included), it adds nothing."""
+    """Heartbeat as the body starts, then every HEARTBEAT_EVERY_S while it runs, from a task of
+    its own, so an attempt that is alive is never timed out by its heartbeat timeout however
+    long one call or many short ones take (one whose worker died still is: the task dies with
+    it). Outside an activity, or within another `heartbeating` of the same activity (tasks it
+    starts included), it adds nothing. (The SDK sends heartbeats at most every 80 % of the
+    heartbeat timeout, so beating often costs nothing.)"""
     if not activity.in_activity() or _heartbeating.get():
         yield
         return
@@ -56,8 +59,9 @@ async def heartbeating() -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY_S)
-            activity.heartbeat("waiting on the cloud")
+            activity.heartbeat(WAITING)
 
+    activity.heartbeat(WAITING)
     token = _heartbeating.set(True)
     ticker = asyncio.create_task(beat())
     try:
@@ -67,11 +71,16 @@ async def heartbeating() -> AsyncIterator[None]:
         _heartbeating.reset(token)
 
 
-async def cloud_call(call: Callable[[], Awaitable[T]]) -> T:
-    """Run one cloud call, heartbeating while it runs; wait out throttling, translate failures."""
+async def cloud_call(
+    call: Callable[[], Awaitable[T]], turn: Callable[[], Awaitable[None]] | None = None
+) -> T:
+    """Run one cloud call, heartbeating while it runs; wait out throttling, translate failures.
+    `turn`, when given, is awaited before each request (a read rate: see ActivityDeps.read)."""
     async with heartbeating():
         deadline = time.monotonic() + THROTTLE_BUDGET_S
         while True:
+            if turn is not None:
+                await turn()
             try:
                 return await call()
             except ThrottledError as exc:

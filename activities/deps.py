@@ -4,16 +4,21 @@ kept between commands."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.cloud_calls import cloud_call
 from drivers.base import CloudDriver
 from drivers.rate_limit import RateLimiter
 from remote.sessions import SessionPool
 from store.repository import Store
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,12 @@ class ActivityDeps:
                 non_retryable=True,
             )
         return self.temporal
+
+    async def read(self, provider: str, call: Callable[[], Awaitable[T]]) -> T:
+        """A status read of `provider`'s cloud (a listing, a get, a metrics read): a cloud_call
+        whose every request, retries after throttling included, waits its turn at the cloud's
+        read rate (heartbeating while it waits)."""
+        return await cloud_call(call, partial(self.read_limiter.wait, provider))
 
     def driver(self, provider: str) -> CloudDriver:
         try:

@@ -1,5 +1,6 @@
 """VM activities: create one VM idempotently, act on one VM, and observe the VMs of one region
-until something changes (one list call per poll for the whole region, heartbeating progress)."""
+until something changes (one list call per poll for the whole region, at the cloud's read rate,
+heartbeating all along)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from functools import partial
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.cloud_calls import cloud_call, store_call
+from activities.cloud_calls import cloud_call, heartbeating, store_call
 from activities.deps import ActivityDeps
 from activities.observation import (
     apply_observation,
@@ -78,7 +79,7 @@ class VmActivities:
         csp_id = vm.csp_id
         if inp.action is TargetAction.TERMINATE:
             await cloud_call(lambda: driver.terminate_vm(vm.region, csp_id))
-            seen = await cloud_call(lambda: driver.get_vm(vm.region, csp_id))
+            seen = await self._deps.read(vm.provider, lambda: driver.get_vm(vm.region, csp_id))
         else:
             call = {
                 TargetAction.SUSPEND: driver.suspend_vm,
@@ -97,30 +98,35 @@ class VmActivities:
         driver = self._deps.driver(inp.provider)
         deadline = time.monotonic() + inp.max_wait_s
         watched = [vm for vm in inp.vms if vm.csp_id]
-        while True:
-            try:
-                listed = await cloud_call(lambda: driver.list_vms(inp.region, {TAG_UID: inp.uid}))
-            except ApplicationError as exc:
-                if exc.non_retryable:
-                    raise
-                listed = None  # a passing cloud fault: poll again
-            if listed is not None:
-                by_id = {seen.csp_id: seen for seen in listed}
-                at = datetime.now(UTC)
-                now = [
-                    observe_listed(vm, by_id.get(vm.csp_id or ""), inp.action, at) for vm in watched
-                ]
-                changed = [a for b, a in zip(watched, now, strict=True) if observed_change(b, a)]
-                settled = all(vm.status not in TRANSITIONAL for vm in now)
-                if changed or settled:
-                    if changed:
-                        await store_call(partial(self._deps.store.upsert_vms, changed))
-                    return changed
-                running = sum(vm.status is VmStatus.RUNNING for vm in now)
-                activity.heartbeat(f"{running}/{len(now)} running")
-            if time.monotonic() >= deadline:
-                return []
-            await asyncio.sleep(inp.poll_interval_s)
+        listing = partial(driver.list_vms, inp.region, {TAG_UID: inp.uid})
+        async with heartbeating():  # polls, and sleeps between them
+            while True:
+                try:
+                    listed = await self._deps.read(inp.provider, listing)
+                except ApplicationError as exc:
+                    if exc.non_retryable:
+                        raise
+                    listed = None  # a passing cloud fault: poll again
+                if listed is not None:
+                    by_id = {seen.csp_id: seen for seen in listed}
+                    at = datetime.now(UTC)
+                    now = [
+                        observe_listed(vm, by_id.get(vm.csp_id or ""), inp.action, at)
+                        for vm in watched
+                    ]
+                    changed = [
+                        a for b, a in zip(watched, now, strict=True) if observed_change(b, a)
+                    ]
+                    settled = all(vm.status not in TRANSITIONAL for vm in now)
+                    if changed or settled:
+                        if changed:
+                            await store_call(partial(self._deps.store.upsert_vms, changed))
+                        return changed
+                    running = sum(vm.status is VmStatus.RUNNING for vm in now)
+                    activity.heartbeat(f"{running}/{len(now)} running")
+                if time.monotonic() >= deadline:
+                    return []
+                await asyncio.sleep(inp.poll_interval_s)
 
     @activity.defn(name="reconcile_vms")
     async def reconcile_vms(self, inp: ReconcileInput) -> ReconcileResult:
@@ -133,9 +139,8 @@ class VmActivities:
         seen: set[str] = set()
         for provider, region in inp.regions:
             driver = self._deps.driver(provider)
-            await self._deps.read_limiter.wait(provider)
             tags = {TAG_NAMESPACE: inp.namespace, TAG_MCIS: inp.mcis}
-            listed = await cloud_call(partial(driver.list_vms, region, tags))
+            listed = await self._deps.read(provider, partial(driver.list_vms, region, tags))
             for cloud_vm in sorted(listed, key=lambda v: v.csp_id):
                 if cloud_vm.tags.get(TAG_UID, inp.uid) != inp.uid:
                     continue  # left by an earlier MCIS of the same name: an orphan, not ours
@@ -154,8 +159,9 @@ class VmActivities:
                 continue
             if listing_may_lag(vm, at):  # the listing may not show it yet: ask for it
                 driver = self._deps.driver(vm.provider)
-                await self._deps.read_limiter.wait(vm.provider)
-                direct = await cloud_call(partial(driver.get_vm, vm.region, vm.csp_id))
+                direct = await self._deps.read(
+                    vm.provider, partial(driver.get_vm, vm.region, vm.csp_id)
+                )
                 if direct is not None:
                     result.observed.append(apply_observation(vm, direct, TargetAction.NONE))
                     continue

@@ -89,3 +89,15 @@ async def test_a_reconcile_over_slow_listings_heartbeats_while_it_lists(
     )
     result = await asyncio.wait_for(env.run(vms.reconcile_vms, job), GUARD_S)
     assert result.adopted == [] and result.missing == []
+
+
+async def test_every_cloud_call_heartbeats_however_short(tmp_path: Path, cloud: FakeCloud) -> None:
+    """Many calls each shorter than the beat period must not add up to a silent activity."""
+    store = Store(f"sqlite:///{tmp_path / 'mcis.db'}", tmp_path)
+    vms = VmActivities(ActivityDeps(drivers={"aws": FakeDriver("aws", cloud)}, store=store))
+    regions = [("aws", f"r{i}") for i in range(5)]
+    job = ReconcileInput(namespace="ns", mcis="m", uid="uid", regions=regions, vms=[])
+    env, beats = ActivityEnvironment(), []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    await env.run(vms.reconcile_vms, job)
+    assert len(beats) >= len(regions)
