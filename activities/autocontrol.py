@@ -1,7 +1,8 @@
-"""Auto-control activities: sample an MCIS's utilisation from its clouds' monitoring; act on an
-MCIS through its own workflow's Update (with the decision's request id, so a retry after any
-crash returns the operation already started instead of starting another) and wait until that
-operation has finished."""
+"""Auto-control activities: sample an MCIS's utilisation from its clouds' monitoring (once its
+workflow confirms it is still the MCIS the policy is for); act on an MCIS through its own
+workflow's Update (with the decision's request id, so a retry after any crash returns the
+operation already started instead of starting another) and wait until that operation has
+finished. Either fails with type McisGone, not retried, when the MCIS is gone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -21,8 +22,8 @@ from models.cloud import VmMetrics
 from models.lifecycle import OperationRecord
 from models.mcis import McisView
 from models.naming import mcis_workflow_id
-from models.policy import McisOperationCall, Metric, MetricsQuery, MetricsSample
-from models.records import VmRecord
+from models.policy import MCIS_GONE, McisOperationCall, Metric, MetricsQuery, MetricsSample
+from models.records import McisPhase, VmRecord
 from models.status import VmStatus
 from workflows.failures import failure_message, failure_type
 
@@ -39,6 +40,7 @@ class AutoControlActivities:
     async def collect_metrics(self, query: MetricsQuery) -> MetricsSample:
         """Each metric averaged over the MCIS's Running VMs, read from their clouds'
         monitoring (rate limited per cloud), plus the count of unhealthy VMs."""
+        await self._check_mcis(query)
         store = self._deps.store
         vms = await store_call(partial(store.list_vms, query.namespace, query.mcis))
         running = [vm for vm in vms if vm.status is VmStatus.RUNNING and vm.csp_id]
@@ -75,6 +77,33 @@ class AutoControlActivities:
             per_vm=per_vm,
         )
 
+    async def _check_mcis(self, query: MetricsQuery) -> None:
+        """Fail with McisGone unless the MCIS's workflow runs, is not deleting it, and (when the
+        policy knows it) has the policy's MCIS uid."""
+        where = f"MCIS {query.mcis!r} of namespace {query.namespace!r}"
+        handle = self._deps.client().get_workflow_handle(
+            mcis_workflow_id(query.namespace, query.mcis)
+        )
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                raise _gone(f"{where} does not exist") from None
+            raise
+        if description.status is WorkflowExecutionStatus.COMPLETED:
+            raise _gone(f"{where} was deleted")
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            status = description.status.name.lower() if description.status else "closed"
+            raise _gone(f"{where} no longer runs (its workflow {status})")
+        view: McisView = await handle.query("status", result_type=McisView)
+        if view.phase in (McisPhase.DELETING, McisPhase.DELETED):
+            raise _gone(f"{where} is being deleted")
+        if query.mcis_uid is not None and view.uid != query.mcis_uid:
+            raise _gone(
+                f"{where} is another one now, deleted and created anew "
+                f"(uid {view.uid}; this policy was for {query.mcis_uid})"
+            )
+
     @activity.defn(name="run_mcis_operation")
     async def run_mcis_operation(self, call: McisOperationCall) -> OperationRecord:
         handle = self._deps.client().get_workflow_handle(
@@ -94,10 +123,8 @@ class AutoControlActivities:
             ) from None
         except RPCError as exc:
             if exc.status is RPCStatusCode.NOT_FOUND:
-                raise ApplicationError(
-                    f"MCIS {call.mcis!r} of namespace {call.namespace!r} does not run",
-                    type="NotFound",
-                    non_retryable=True,
+                raise _gone(
+                    f"MCIS {call.mcis!r} of namespace {call.namespace!r} does not run"
                 ) from None
             raise
         while True:
@@ -107,3 +134,7 @@ class AutoControlActivities:
                 return done
             activity.heartbeat(f"operation {accepted.id}: {view.display}")
             await asyncio.sleep(POLL_S)
+
+
+def _gone(message: str) -> ApplicationError:
+    return ApplicationError(message, type=MCIS_GONE, non_retryable=True)

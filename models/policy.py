@@ -120,6 +120,12 @@ class PolicyState(StrEnum):
     OPERATING = "Operating"
     STABILIZING = "Stabilizing"
     FAILED = "Failed"
+    ENDED = "Ended"  # deleted, or its MCIS is gone: the workflow has completed
+
+
+MCIS_GONE = "McisGone"
+"""Error type of a sample or an action whose MCIS is gone (deleted, or another MCIS of that name
+now): the policy ends instead of failing at every check."""
 
 
 class Decision(BaseModel):
@@ -185,6 +191,7 @@ def seed_demo_policy(group: str, floor: int) -> Policy:
 class MetricsQuery(BaseModel):
     namespace: str
     mcis: str
+    mcis_uid: str | None = None  # the MCIS the policy is for (None: whichever has that name)
 
 
 class MetricsSample(BaseModel):
@@ -223,6 +230,7 @@ class PolicyWorkflowInput(WorkflowInput):
     namespace: Name
     mcis: Name
     policy: Policy
+    mcis_uid: str | None = None  # the MCIS it is for: one created anew under that name is not
     carry: PolicyCarry | None = None
 
 
@@ -241,3 +249,4 @@ class PolicyView(BaseModel):
     checks: int
     runs: int  # continue-as-new generations so far
     last_error: str | None = None
+    ended: str | None = None  # why it ended (state Ended)

@@ -2,7 +2,9 @@
 `policy/NS/NAME`): Ready -> Checking -> Detected -> Operating -> Stabilizing -> Ready, and Failed.
 A timer between samples, an activity to sample, the MCIS workflow's own Update to act (with a
 request id, so an action in progress completes exactly once across any restart), the added VMs
-provisioned by a child remote workflow, continue-as-new to keep history bounded."""
+provisioned by a child remote workflow, continue-as-new to keep history bounded. It ends (Ended,
+with the reason in its status) when deleted, or at the check that finds its MCIS gone: deleted,
+or another MCIS created anew under that name (a new uid)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from models.lifecycle import OperationKind, OperationRecord, OperationState
 from models.naming import vm_group
 from models.operations import OperationRequest
 from models.policy import (
+    MCIS_GONE,
     ActionKind,
     Decision,
     McisOperationCall,
@@ -31,7 +34,7 @@ from models.policy import (
 )
 from models.remote import RemoteWorkflowInput, TargetQuery
 from remote.apps import APPS
-from workflows.failures import failure_message
+from workflows.failures import failure_message, failure_type
 from workflows.options import ActivityOptions, retry_policy, run_activity
 from workflows.remote import RemoteWorkflow
 
@@ -40,6 +43,10 @@ CHECKS_PER_RUN = 200
 DECISIONS_KEPT = 50
 SAMPLE = ActivityOptions(timedelta(seconds=60), timedelta(seconds=20), retry_policy(attempts=3))
 OPERATE = ActivityOptions(timedelta(hours=2), timedelta(seconds=30), retry_policy())
+ENDS_WITH_ITS_MCIS = "policy-ends-with-its-mcis"
+"""Patch: a policy ends when its MCIS is gone, and an end during a check is never lost to a
+continue-as-new (before: it failed at every check; a delete then could be dropped)."""
+DELETED = "deleted"
 
 _KIND = {
     ActionKind.SCALE_OUT: OperationKind.SCALE_OUT,
@@ -64,16 +71,20 @@ class PolicyWorkflow:
         self._state = PolicyState.READY
         self._last_sample: MetricsSample | None = None
         self._last_error: str | None = None
-        self._deleted = False
+        self._mcis_uid: str | None = None
+        self._ended: str | None = None  # why it ends, once it does
 
     @workflow.run
     async def run(self, inp: PolicyWorkflowInput) -> PolicyView:
         self._namespace, self._mcis, self._policy = inp.namespace, inp.mcis, inp.policy
+        self._mcis_uid = inp.mcis_uid
         self._carry = inp.carry or PolicyCarry(uid=str(workflow.uuid4()))
         checks_this_run = 0
-        while not self._deleted:
+        while self._ended is None:
             if self._carry.paused:
-                await workflow.wait_condition(lambda: not self._carry.paused or self._deleted)
+                await workflow.wait_condition(
+                    lambda: not self._carry.paused or self._ended is not None
+                )
                 continue
             self._state = PolicyState.READY
             interval = timedelta(seconds=inp.policy.sample_interval_s)
@@ -81,10 +92,13 @@ class PolicyWorkflow:
                 continue
             await self._check()
             checks_this_run += 1
+            if self._ended is not None and workflow.patched(ENDS_WITH_ITS_MCIS):
+                break
             if checks_this_run >= CHECKS_PER_RUN or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._carry.runs += 1
                 workflow.continue_as_new(inp.model_copy(update={"carry": self._carry}))
+        self._state = PolicyState.ENDED
         return self.status()
 
     # --- queries and updates ------------------------------------------------------------------
@@ -105,6 +119,7 @@ class PolicyWorkflow:
             checks=self._carry.checks,
             runs=self._carry.runs,
             last_error=self._last_error,
+            ended=self._ended if self._state is PolicyState.ENDED else None,
         )
 
     @workflow.update
@@ -118,9 +133,9 @@ class PolicyWorkflow:
         return self.status()
 
     @workflow.update
-    def delete(self) -> PolicyView:
-        """End the policy (after an action in progress has completed)."""
-        self._deleted = True
+    def delete(self, reason: str = DELETED) -> PolicyView:
+        """End the policy (after an action in progress has completed), for `reason`."""
+        self._ended = self._ended or reason
         return self.status()
 
     # --- the state machine --------------------------------------------------------------------
@@ -129,7 +144,7 @@ class PolicyWorkflow:
         """Sleep one sample interval; True if paused or deleted meanwhile."""
         try:
             await workflow.wait_condition(
-                lambda: self._carry.paused or self._deleted, timeout=interval
+                lambda: self._carry.paused or self._ended is not None, timeout=interval
             )
         except TimeoutError:
             return False
@@ -142,12 +157,13 @@ class PolicyWorkflow:
         try:
             sample = await run_activity(
                 "collect_metrics",
-                MetricsQuery(namespace=self._namespace, mcis=self._mcis),
+                MetricsQuery(namespace=self._namespace, mcis=self._mcis, mcis_uid=self._mcis_uid),
                 MetricsSample,
                 SAMPLE,
             )
         except ActivityError as exc:
-            self._failed(f"sampling failed: {failure_message(exc)}")
+            if not self._ends_if_gone(exc):
+                self._failed(f"sampling failed: {failure_message(exc)}")
             return
         carry.checks += 1
         self._last_sample = sample
@@ -200,7 +216,8 @@ class PolicyWorkflow:
                 decision.outcome += await self._provision(decision, added)
         except (ActivityError, ChildWorkflowError) as exc:
             decision.outcome = f"failed: {failure_message(exc)}"
-            self._failed(decision.outcome)
+            if not self._ends_if_gone(exc):
+                self._failed(decision.outcome)
 
     async def _replace(self, decision: Decision, refined: OperationRecord) -> OperationRecord:
         """After a refine, create as many VMs in each group as it removed."""
@@ -242,6 +259,14 @@ class PolicyWorkflow:
 
     def _request_id(self, seq: int) -> str:
         return f"policy/{self._namespace}/{self._mcis}/{self._carry.uid}/{seq}"
+
+    def _ends_if_gone(self, exc: ActivityError | ChildWorkflowError) -> bool:
+        """End the policy when `exc` says its MCIS is gone; True if so."""
+        if failure_type(exc) != MCIS_GONE or not workflow.patched(ENDS_WITH_ITS_MCIS):
+            return False
+        self._ended = failure_message(exc)
+        workflow.logger.info("policy %s/%s ends: %s", self._namespace, self._mcis, self._ended)
+        return True
 
     def _failed(self, error: str) -> None:
         self._state = PolicyState.FAILED

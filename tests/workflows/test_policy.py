@@ -1,7 +1,8 @@
 """The policy state machine under the time-skipping server: 30 simulated days of hourly samples,
 actions exactly where a condition holds over its period outside the cool-down, history bounded
 by continue-as-new; and, with the real MCIS workflow, a worker restart while Operating still
-gives exactly one scale-out."""
+gives exactly one scale-out, and a policy ends with its MCIS (deleted, re-created, never there)
+at its next check, saying why."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -25,6 +27,7 @@ from models.policy import (
     Metric,
     MetricsQuery,
     MetricsSample,
+    PolicyState,
     PolicyView,
     PolicyWorkflowInput,
     seed_demo_policy,
@@ -138,7 +141,8 @@ async def test_thirty_days_of_samples(private_env: WorkflowEnvironment) -> None:
         await env.sleep(timedelta(days=DAYS, hours=2))  # the server skips time, work runs
         view: PolicyView = await handle.query(PolicyWorkflow.status)
         await handle.execute_update(PolicyWorkflow.delete)
-        await handle.result()
+        final = await handle.result()
+    assert (final.state, final.ended) == (PolicyState.ENDED, "deleted")
     samples = sim.samples[: DAYS * 24]
     assert samples[-1][0] - samples[0][0] >= timedelta(days=DAYS - 1)
     actual = [a for a in sim.actions if a[0] < len(samples)]
@@ -206,6 +210,73 @@ async def test_an_operation_retried_after_a_crash_scales_out_once(harness: Harne
         await handle.execute_update(PolicyWorkflow.delete)
     assert attempts == [1, 2]
     assert view.decisions[0].outcome.startswith("done: added 1 VMs")
-    assert [op.kind for op in mcis_view.operations] == ["scale-out"]
+    assert [op.kind for op in mcis_view.operations] == ["create", "scale-out"]
     assert len(harness.cloud.vms) == 3
     assert [vm.status for vm in mcis_view.vms] == [VmStatus.RUNNING] * 3
+
+
+async def start_policy(
+    harness: Harness, mcis: str, mcis_uid: str | None
+) -> WorkflowHandle[PolicyWorkflow, PolicyView]:
+    """The seed's policy sampling every second for MCIS `mcis` of namespace ns."""
+    policy = seed_demo_policy("g-aws", floor=1).model_copy(update={"sample_interval_s": 1})
+    return await harness.client.start_workflow(
+        PolicyWorkflow.run,
+        PolicyWorkflowInput(namespace="ns", mcis=mcis, policy=policy, mcis_uid=mcis_uid),
+        id=f"policy/ns/{mcis}",
+        task_queue=harness.task_queue,
+    )
+
+
+async def test_a_policy_ends_at_its_next_check_once_its_mcis_is_deleted(harness: Harness) -> None:
+    async with harness.worker():
+        mcis = await start(harness, request("doomed", {"aws": 1}))
+        view = await created(mcis)
+        name = mcis.id.split("/")[-1]
+        policy = await start_policy(harness, name, view.uid)
+        await mcis.execute_update(McisWorkflow.delete, False)
+        await mcis.result()
+        ended = await asyncio.wait_for(policy.result(), timeout=60)
+    assert ended.state is PolicyState.ENDED
+    # it saw the deletion under way or done, depending on when its check came
+    assert ended.ended in (
+        f"MCIS {name!r} of namespace 'ns' is being deleted",
+        f"MCIS {name!r} of namespace 'ns' was deleted",
+    )
+    assert ended.decisions == []
+
+
+async def test_a_policy_of_an_earlier_mcis_of_that_name_leaves_the_new_one_alone(
+    harness: Harness,
+) -> None:
+    async with harness.worker():
+        mcis = await start(harness, request("reborn", {"aws": 1}))
+        view = await created(mcis)
+        name = mcis.id.split("/")[-1]
+        policy = await start_policy(harness, name, "uid-of-the-deleted-one")
+        ended = await asyncio.wait_for(policy.result(), timeout=60)
+        after = await mcis.query(McisWorkflow.status)
+    assert ended.state is PolicyState.ENDED
+    assert ended.ended == (
+        f"MCIS {name!r} of namespace 'ns' is another one now, deleted and created anew "
+        f"(uid {view.uid}; this policy was for uid-of-the-deleted-one)"
+    )
+    assert after.operations == view.operations  # it did not act on the new MCIS
+
+
+async def test_a_policy_of_an_mcis_that_never_existed_ends(harness: Harness) -> None:
+    async with harness.worker():
+        policy = await start_policy(harness, f"ghost-{uuid.uuid4().hex[:6]}", None)
+        ended = await asyncio.wait_for(policy.result(), timeout=60)
+    assert ended.state is PolicyState.ENDED
+    assert ended.ended == f"MCIS {ended.mcis!r} of namespace 'ns' does not exist"
+
+
+async def test_a_policy_deleted_with_a_reason_ends_with_it(harness: Harness) -> None:
+    async with harness.worker():
+        mcis = await start(harness, request("kept", {"aws": 1}))
+        view = await created(mcis)
+        policy = await start_policy(harness, mcis.id.split("/")[-1], view.uid)
+        await policy.execute_update(PolicyWorkflow.delete, "MCIS 'kept' was deleted")
+        ended = await policy.result()
+    assert (ended.state, ended.ended) == (PolicyState.ENDED, "MCIS 'kept' was deleted")
