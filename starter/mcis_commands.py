@@ -133,6 +133,9 @@ async def delete(ctx: Context, args: argparse.Namespace) -> int:
         await handle.execute_update(McisWorkflow.delete, args.force)
     except WorkflowUpdateFailedError as exc:
         raise CliError(failure_message(exc)) from None
+    from starter.policy_commands import end_policy
+
+    await end_policy(ctx, args.namespace, args.name)
     if not args.json:
         progress(f"deleting MCIS {args.namespace}/{args.name}")
     view = await watch(handle, lambda v: False, quiet=args.json)

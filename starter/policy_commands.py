@@ -1,18 +1,21 @@
 """`mcis policy create|status|pause|resume|delete` (an auto-control policy per MCIS, run by its
-policy workflow) and `mcis load` (CPU load on the VMs, to watch a policy act)."""
+policy workflow; `status` also tells how an ended one ended), ending an MCIS's policy when
+`mcis delete` deletes the MCIS, and `mcis load` (CPU load on the VMs, to watch a policy act)."""
 
 from __future__ import annotations
 
 import argparse
 
 from pydantic import ValidationError
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from drivers.errors import CloudError
 from models.naming import TAG_GROUP, TAG_MCIS, TAG_NAMESPACE, TAG_VM
-from models.policy import Policy, PolicyView, PolicyWorkflowInput
+from models.policy import Policy, PolicyState, PolicyView, PolicyWorkflowInput
 from remote.load import start_load, stop_load
 from starter.context import Context
 from starter.documents import load_mapping
@@ -20,8 +23,9 @@ from starter.errors import FAILED, CliError, validation_message
 from starter.output import print_json, print_table
 from starter.remote_commands import exit_code, run_command, show_results, target_query
 from starter.views import checked_name, is_running, running_handle
+from starter.watch import query_status
 from workflows.failures import failure_message
-from workflows.policy import PolicyWorkflow, policy_workflow_id
+from workflows.policy import DELETED, PolicyWorkflow, policy_workflow_id
 
 
 def _load_policy(path: str) -> Policy:
@@ -31,16 +35,45 @@ def _load_policy(path: str) -> Policy:
         raise CliError(validation_message(exc, "policy")) from None
 
 
-async def _policy_handle(
+async def _any_policy_handle(
     ctx: Context, namespace: str, name: str
 ) -> WorkflowHandle[PolicyWorkflow, PolicyView]:
     checked_name(namespace, "namespace")
     checked_name(name, "MCIS name")
     client = await ctx.client()
-    handle = client.get_workflow_handle_for(PolicyWorkflow.run, policy_workflow_id(namespace, name))
+    return client.get_workflow_handle_for(PolicyWorkflow.run, policy_workflow_id(namespace, name))
+
+
+def _none_runs(namespace: str, name: str) -> CliError:
+    return CliError(f"no policy runs for MCIS {name!r} in namespace {namespace!r}")
+
+
+async def _policy_handle(
+    ctx: Context, namespace: str, name: str
+) -> WorkflowHandle[PolicyWorkflow, PolicyView]:
+    handle = await _any_policy_handle(ctx, namespace, name)
     if not await is_running(handle):
-        raise CliError(f"no policy runs for MCIS {name!r} in namespace {namespace!r}")
+        raise _none_runs(namespace, name)
     return handle
+
+
+async def _policy_view(ctx: Context, namespace: str, name: str) -> PolicyView:
+    """A running policy's status, or the last one of a policy that ended."""
+    handle = await _any_policy_handle(ctx, namespace, name)
+    try:
+        state = (await handle.describe()).status
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        raise _none_runs(namespace, name) from None
+    if state is WorkflowExecutionStatus.RUNNING:
+        return await handle.query(PolicyWorkflow.status)
+    if state is not WorkflowExecutionStatus.COMPLETED:
+        raise _none_runs(namespace, name)
+    view = await handle.result()
+    if view.state is not PolicyState.ENDED:  # ended before policies said why: only by a delete
+        view = view.model_copy(update={"state": PolicyState.ENDED, "ended": DELETED})
+    return view
 
 
 def _show(view: PolicyView, as_json: bool) -> None:
@@ -51,6 +84,8 @@ def _show(view: PolicyView, as_json: bool) -> None:
     print(
         f"policy of {view.namespace}/{view.mcis}: {view.state.value}{paused}, {view.checks} checks"
     )
+    if view.ended:
+        print(f"  ended: {view.ended}")
     for index, rule in enumerate(view.policy.rules):
         action = rule.action
         print(f"  rule {index}: {rule.condition.text} -> {action.kind.value} {action.count}")
@@ -78,12 +113,16 @@ def _show(view: PolicyView, as_json: bool) -> None:
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
     policy = _load_policy(args.file)
-    await running_handle(ctx, args.namespace, args.name)
+    mcis = await query_status(await running_handle(ctx, args.namespace, args.name))
+    if mcis is None:
+        raise CliError(f"no worker answered for MCIS {args.name!r}: is the stack up?", FAILED)
     client = await ctx.client()
     try:
         handle = await client.start_workflow(
             PolicyWorkflow.run,
-            PolicyWorkflowInput(namespace=args.namespace, mcis=args.name, policy=policy),
+            PolicyWorkflowInput(
+                namespace=args.namespace, mcis=args.name, policy=policy, mcis_uid=mcis.uid
+            ),
             id=policy_workflow_id(args.namespace, args.name),
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -96,21 +135,20 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def status(ctx: Context, args: argparse.Namespace) -> int:
-    handle = await _policy_handle(ctx, args.namespace, args.name)
-    _show(await handle.query(PolicyWorkflow.status), args.json)
+    _show(await _policy_view(ctx, args.namespace, args.name), args.json)
     return 0
 
 
 async def change(ctx: Context, args: argparse.Namespace) -> int:
     """pause, resume or delete."""
     handle = await _policy_handle(ctx, args.namespace, args.name)
-    update = {
+    updates: dict[str, UpdateMethodMultiParam[[PolicyWorkflow], PolicyView]] = {
         "pause": PolicyWorkflow.pause,
         "resume": PolicyWorkflow.resume,
         "delete": PolicyWorkflow.delete,
-    }[args.change]
+    }
     try:
-        view = await handle.execute_update(update)
+        view = await handle.execute_update(updates[args.change])
     except WorkflowUpdateFailedError as exc:
         raise CliError(failure_message(exc), FAILED) from None
     if args.change == "delete":
@@ -120,6 +158,19 @@ async def change(ctx: Context, args: argparse.Namespace) -> int:
     else:
         print(f"policy of {args.namespace}/{args.name}: {args.change}d")
     return 0
+
+
+async def end_policy(ctx: Context, namespace: str, name: str) -> None:
+    """End the policy of an MCIS whose deletion was accepted, if it has one: at once, so an MCIS
+    created anew under that name never meets it (it would also end at its next check)."""
+    handle = await _any_policy_handle(ctx, namespace, name)
+    try:
+        await handle.execute_update(
+            PolicyWorkflow.delete, f"MCIS {name!r} of namespace {namespace!r} was deleted"
+        )
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:  # no policy, or one that has ended
+            raise
 
 
 async def load(ctx: Context, args: argparse.Namespace) -> int:

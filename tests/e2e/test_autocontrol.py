@@ -1,6 +1,7 @@
-"""Auto-control end to end with real VMs and real CPU load: the seed's policy scales out within
+"""Auto-control end to end: with real VMs and real CPU load, the seed's policy scales out within
 two sample intervals of its condition holding, exactly once even though the worker is killed -9
-while Operating, and scales back in once the load stops."""
+while Operating, and scales back in once the load stops; `mcis delete` ends the MCIS's policy,
+so an MCIS created anew under that name starts without one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.e2e.conftest import E2E
 from tests.e2e.test_create_delete import groups_for
 from tests.e2e.test_worker_crash import wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.realvm]
+pytestmark = pytest.mark.e2e
 
 INTERVAL_S = 2.0
 
@@ -26,6 +27,7 @@ def policy_view(real: E2E) -> dict[str, Any]:
     return dict(real.json("policy", "status", "real", "auto"))
 
 
+@pytest.mark.realvm
 def test_policy_scales_out_once_across_a_worker_kill_then_back_in(
     real: E2E, tmp_path: Path
 ) -> None:
@@ -72,3 +74,27 @@ def test_policy_scales_out_once_across_a_worker_kill_then_back_in(
     finally:
         real.run("policy", "delete", "real", "auto")
         real.run("delete", "real", "auto")
+
+
+def test_mcis_delete_ends_its_policy_and_a_new_mcis_of_that_name_has_none(
+    e2e: E2E, tmp_path: Path
+) -> None:
+    e2e.ok("ns", "create", "autoctl")
+    groups = groups_for(e2e, {"aws": 1})
+    e2e.json("create", "autoctl", "web", *groups)
+    policy = seed_demo_policy("g1", floor=1).model_copy(update={"sample_interval_s": 3600})
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(policy.model_dump(mode="json")))
+    e2e.json("policy", "create", "autoctl", "web", "-f", str(policy_file))
+    e2e.json("delete", "autoctl", "web")  # long before the policy's first check
+    ended = e2e.json("policy", "status", "autoctl", "web")
+    assert (ended["state"], ended["ended"]) == (
+        "Ended",
+        "MCIS 'web' of namespace 'autoctl' was deleted",
+    )
+    e2e.json("create", "autoctl", "web", *groups)
+    assert e2e.json("policy", "status", "autoctl", "web")["state"] == "Ended"
+    paused = e2e.run("policy", "pause", "autoctl", "web")
+    assert paused.returncode != 0
+    assert "no policy runs for MCIS 'web' in namespace 'autoctl'" in paused.stderr
+    e2e.json("delete", "autoctl", "web")  # no policy left to end: the delete still succeeds
