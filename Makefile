@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit e2e bench chaos reliability clean
+.PHONY: install demo test lint typecheck unit e2e bench chaos reliability histories clean
 
 install: $(STAMP)
 
@@ -46,6 +46,9 @@ chaos: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/pytest -q tests/reliability $(PYTEST_ARGS)
+
+histories: $(STAMP)
+	$(BIN)/python -m tests.histories.record $(if $(RELEASE),--release $(RELEASE))
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -14,8 +14,8 @@ workflow id of each (a workflow may name its children after its own id).
   per file, and fails on any nondeterminism; it also checks every workflow type has histories
   and none holds key material.
 - A workflow change that would fail them goes behind `workflow.patched("<id>")` (the old path
-  stays for old histories; `workflow.deprecate_patch` once no history of the old path can still
-  run), never a re-recording of an old release.
+  stays for old histories; `workflow.deprecate_patch` once no workflow that could take the old
+  path still runs), never a re-recording of a released folder.
 
 Scenarios (`record.py`): McisWorkflow create (also with the refine and rollback policies),
 suspend/resume/reboot/terminate, refine, scale out/in/out, add-group and remove-vm,
