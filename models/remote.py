@@ -1,7 +1,11 @@
 """Contracts of remote operations over SSH: which VMs, what ran, what it gave back. No key
-material: a target names its SSH key resource; activities read the key from the store."""
+material: a target names its SSH key resource; activities read the key from the store. Nor
+command output: what a VM printed is kept in the store under its run (`RemoteRun`), and the
+activities and the workflow hand back a small summary per VM."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
@@ -9,8 +13,7 @@ from models.naming import Name
 from models.workflow_input import WorkflowInput
 
 MAX_OUTPUT_CHARS = 16_000
-"""Each stream kept per VM (the rest is cut and marked): a batch of results stays well under
-Temporal's payload limit."""
+"""Each stream kept per VM in the store (the rest is counted, cut and marked)."""
 
 
 class VmTarget(BaseModel):
@@ -30,7 +33,9 @@ class VmTarget(BaseModel):
 
 
 class RemoteResult(BaseModel):
-    """What one command gave on one VM (`mcis cmd --json` rows)."""
+    """What one command gave on one VM (`mcis cmd --json` rows). The remote activity and
+    workflow return it as a summary: `stdout` and `stderr` empty, the kept output in the store
+    (`with_output` puts it back); results of runs from before that carry their output here."""
 
     vm: str
     exit_code: int | None  # None: it did not run to an end (see error)
@@ -38,6 +43,37 @@ class RemoteResult(BaseModel):
     stderr: str = ""
     duration_s: float = 0.0
     error: str | None = None  # connection, host key or timeout problems
+    stdout_bytes: int = 0  # what each stream gave, kept or not
+    stderr_bytes: int = 0
+
+    def summary(self) -> RemoteResult:
+        """This result without its output (the bytes counted stay)."""
+        return self.model_copy(update={"stdout": "", "stderr": ""})
+
+
+class RemoteRun(BaseModel):
+    """One run of the remote workflow: the key of its VMs' output in the store."""
+
+    workflow_id: str
+    run_id: str
+
+
+class VmOutput(BaseModel):
+    """The output kept of one VM's command."""
+
+    vm: str
+    stdout: str = ""
+    stderr: str = ""
+
+
+def with_output(results: list[RemoteResult], outputs: Mapping[str, VmOutput]) -> list[RemoteResult]:
+    """`results` with their VM's kept output from `outputs` (a VM without any keeps its own)."""
+    return [
+        r
+        if r.vm not in outputs
+        else r.model_copy(update=outputs[r.vm].model_dump(include={"stdout", "stderr"}))
+        for r in results
+    ]
 
 
 class TargetQuery(BaseModel):

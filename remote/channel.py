@@ -35,6 +35,11 @@ class Stream:
     def text(self) -> str:
         return self.data.decode("utf-8", "replace")
 
+    @property
+    def size(self) -> int:
+        """Bytes the stream gave, kept or not."""
+        return len(self.data) + self.dropped
+
 
 @dataclass(frozen=True)
 class Finished:

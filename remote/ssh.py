@@ -198,13 +198,15 @@ def run(
             channel = None
             if is_upload and done.exit_code != 0:
                 keep = True
-                stderr = _text(done.stderr)
-                return result(exit_code=done.exit_code, stderr=stderr, error="put failed")
+                return result(
+                    exit_code=done.exit_code, **_kept_output(stderr=done.stderr), error="put failed"
+                )
         keep = True
         if done is None or command is None:
             return result(exit_code=0)
-        stdout, stderr = _text(done.stdout), _text(done.stderr)
-        return result(exit_code=done.exit_code, stdout=stdout, stderr=stderr)
+        return result(
+            exit_code=done.exit_code, **_kept_output(stdout=done.stdout, stderr=done.stderr)
+        )
     except CommandTimeout:
         return result(exit_code=None, error=f"timed out after {timeout_s:g}s")
     except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -218,5 +220,10 @@ def run(
             connection.close()
 
 
-def _text(stream: Stream) -> str:
-    return clip(stream.text(), stream.dropped)
+def _kept_output(**streams: Stream) -> dict[str, object]:
+    """Each stream's kept text (cut to MAX_OUTPUT_CHARS, marked) and the bytes it gave."""
+    fields: dict[str, object] = {}
+    for name, stream in streams.items():
+        fields[name] = clip(stream.text(), stream.dropped)
+        fields[f"{name}_bytes"] = stream.size
+    return fields
