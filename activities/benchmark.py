@@ -1,7 +1,8 @@
 """Benchmark activities: the VMs a benchmark reaches (with their spec and the machine they run
-on), and recording a run: its rows in the benchmark results, its measured RTTs and performance
-scores in the catalog. The benchmarks themselves run through the remote workflow's activities,
-so the SSH keys stay inside those."""
+on), reading what a step's tools printed (in the store, not in the history) into missing tools
+or rows, and recording a run: its rows in the benchmark results, its measured RTTs and
+performance scores in the catalog. The benchmarks themselves run through the remote workflow's
+activities, so the SSH keys stay inside those."""
 
 from __future__ import annotations
 
@@ -14,14 +15,23 @@ from temporalio.exceptions import ApplicationError
 from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
 from drivers.localcloud import LocalCloudDriver
-from models.benchmark import BenchmarkRecord, BenchTargets, BenchVm
+from models.benchmark import (
+    ActionRun,
+    BenchmarkRecord,
+    BenchRow,
+    BenchTargets,
+    BenchVm,
+    StepRun,
+    ToolCheckRun,
+)
 from models.naming import vm_order
 from models.records import VmRecord
-from models.remote import TargetQuery
+from models.remote import RemoteResult, TargetQuery, with_output
 from models.status import VmStatus
 from store.benchmarks import BenchmarkStore
 from store.catalog import CatalogStore
 from store.errors import NotFoundError
+from store.remote_outputs import RemoteOutputStore
 
 LOCAL_CLOUD_MACHINE = "localcloud"
 """Every VM of the local cloud runs on the machine of its process."""
@@ -31,15 +41,15 @@ class BenchmarkActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._deps = deps
         self._lock = threading.Lock()
-        self._stores: tuple[BenchmarkStore, CatalogStore] | None = None
+        self._stores: tuple[BenchmarkStore, CatalogStore, RemoteOutputStore] | None = None
 
-    def _results_and_catalog(self) -> tuple[BenchmarkStore, CatalogStore]:
+    def _stores_made(self) -> tuple[BenchmarkStore, CatalogStore, RemoteOutputStore]:
         """Made on first use, on the store's database (in a store thread: it may create
         tables)."""
         with self._lock:
             if self._stores is None:
                 url = self._deps.store.database_url
-                self._stores = (BenchmarkStore(url), CatalogStore(url))
+                self._stores = (BenchmarkStore(url), CatalogStore(url), RemoteOutputStore(url))
             return self._stores
 
     def _machine(self, vm: VmRecord) -> str:
@@ -77,13 +87,32 @@ class BenchmarkActivities:
                 found.skipped.append(f"{vm.name}: not Running ({vm.status.value})")
         return found
 
+    async def _with_output(self, step: StepRun) -> dict[str, RemoteResult]:
+        """The step's results by VM, each with the output its VM printed."""
+
+        def read() -> list[RemoteResult]:
+            outputs = {} if step.run is None else self._stores_made()[2].read(step.run)
+            return with_output(list(step.results.values()), outputs)
+
+        return {r.vm: r for r in await store_call(read)}
+
+    @activity.defn(name="benchmark_tools")
+    async def benchmark_tools(self, check: ToolCheckRun) -> dict[str, dict[str, str]]:
+        """Per VM: tool -> why it cannot run there, from what the tool check printed."""
+        return check.missing(await self._with_output(check))
+
+    @activity.defn(name="benchmark_rows")
+    async def benchmark_rows(self, action: ActionRun) -> list[BenchRow]:
+        """The rows of an action's run on its VMs, from what each printed."""
+        return action.rows(await self._with_output(action))
+
     @activity.defn(name="record_benchmark")
     async def record_benchmark(self, record: BenchmarkRecord) -> list[str]:
         """Store the run's rows (a retry replaces them) and feed its measurements into the
         catalog; returns warnings (a spec the catalog does not hold keeps no score)."""
 
         def record_all() -> list[str]:
-            results, catalog = self._results_and_catalog()
+            results, catalog, _ = self._stores_made()
             results.save(record)
             if record.rtts:
                 catalog.record_measurements(rtts=record.rtts)

@@ -43,5 +43,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         sweep.scan_for_orphans,
         sweep.terminate_orphan,
         benchmark.benchmark_targets,
+        benchmark.benchmark_tools,
+        benchmark.benchmark_rows,
         benchmark.record_benchmark,
     ]

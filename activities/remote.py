@@ -1,6 +1,7 @@
 """The remote activity: which VMs a command reaches, and running it (or putting one file) on each
 of them over SSH. The private key is read from the encrypted store here and never leaves this
-process; a command is tried once (it may not be safe to run twice)."""
+process; a command is tried once (it may not be safe to run twice). What the VMs print is stored
+under the workflow run (store/remote_outputs.py); the activity returns a summary per VM."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from models.remote import (
     BatchOutcome,
     RemoteBatch,
     RemoteResult,
+    RemoteRun,
     RemoteTargets,
     TargetQuery,
+    VmOutput,
     VmTarget,
 )
 from models.status import VmStatus
 from remote.ssh import run, with_environment
+from store.remote_outputs import RemoteOutputStore
 
 SSH_THREADS = 64
 """SSH sessions one worker runs at once (fabric is blocking: each takes a thread)."""
@@ -54,6 +58,7 @@ def upload_ref(token: str) -> str:
 class RemoteActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self._deps = deps
+        self._outputs = RemoteOutputStore(deps.store.database_url)
 
     async def targets(self, query: TargetQuery) -> RemoteTargets:
         """The Running VMs of the scope, with their address and SSH key resource; others are
@@ -100,13 +105,25 @@ class RemoteActivities:
     async def run_remote(self, batch: RemoteBatch) -> BatchOutcome:
         """One SSH session per VM of the batch, concurrently in the SSH thread pool (one
         activity for many VMs: a Temporal round trip per VM would cost more than the SSH);
-        with a query, its VMs are found first and those beyond one batch handed back."""
+        with a query, its VMs are found first and those beyond one batch handed back. The
+        output is stored under the workflow's run; the results are summaries."""
         found = RemoteTargets(targets=batch.targets)
         if batch.query is not None:
             found = await self.targets(batch.query)
         now, rest = found.targets[:REMOTE_BATCH_SIZE], found.targets[REMOTE_BATCH_SIZE:]
         results = await self._run(batch, now)
-        return BatchOutcome(results=results, skipped=found.skipped, rest=rest)
+        info = activity.info()
+        run = RemoteRun.model_validate(
+            {"workflow_id": info.workflow_id, "run_id": info.workflow_run_id}
+        )
+        outputs = [
+            VmOutput(vm=r.vm, stdout=r.stdout, stderr=r.stderr)
+            for r in results
+            if r.stdout or r.stderr
+        ]
+        await store_call(partial(self._outputs.save, run, outputs))
+        summaries = [r.summary() for r in results]
+        return BatchOutcome(results=summaries, skipped=found.skipped, rest=rest)
 
     async def _run(self, batch: RemoteBatch, targets: list[VmTarget]) -> list[RemoteResult]:
         store = self._deps.store

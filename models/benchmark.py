@@ -14,7 +14,7 @@ import math
 import re
 import shlex
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.catalog_records import PerformanceMeasurement, RttMeasurement, region_key
 from models.naming import Name, vm_order
-from models.remote import RemoteResult
+from models.remote import RemoteResult, RemoteRun
 from models.workflow_input import WorkflowInput
 
 
@@ -207,6 +207,32 @@ class BenchmarkReport(BenchmarkRecord):
     started_at: datetime
     finished_at: datetime
     warnings: list[str] = Field(default_factory=list)
+
+
+class StepRun(BaseModel):
+    """A benchmark step's child remote run and its result per VM: a summary, the output in the
+    store under `run`; or, with `run` None (histories from before that), the output in it."""
+
+    run: RemoteRun | None
+    results: dict[str, RemoteResult]
+    vms: list[BenchVm]
+
+
+class ToolCheckRun(StepRun):
+    tools: list[Tool]
+
+    def missing(self, results: Mapping[str, RemoteResult]) -> dict[str, dict[str, str]]:
+        """Per VM: tool -> why it cannot run there, from `results` with their output."""
+        return {vm.vm: missing_tools(self.tools, results[vm.vm]) for vm in self.vms}
+
+
+class ActionRun(StepRun):
+    action: BenchAction
+    at: datetime  # when the rows are measured
+
+    def rows(self, results: Mapping[str, RemoteResult]) -> list[BenchRow]:
+        """The rows of the VMs, from `results` with their output."""
+        return [row for vm in self.vms for row in rows_of(self.action, vm, results[vm.vm], self.at)]
 
 
 class BenchmarkProgress(BaseModel):

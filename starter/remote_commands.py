@@ -14,12 +14,13 @@ from temporalio.client import WorkflowFailureError
 from activities.remote import upload_ref
 from models.naming import shown, vm_order
 from models.records import ResourceKind
-from models.remote import RemoteResult, RemoteWorkflowInput, TargetQuery
+from models.remote import RemoteResult, RemoteRun, RemoteWorkflowInput, TargetQuery, with_output
 from remote.apps import APPS
 from starter.context import Context
 from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
 from starter.views import checked_name
+from store.remote_outputs import RemoteOutputStore
 from workflows.failures import failure_message
 from workflows.remote import RemoteWorkflow
 
@@ -47,12 +48,19 @@ async def _run(
     workflow_id = f"remote/{inp.query.namespace}/{inp.query.mcis}/{uuid.uuid4().hex[:12]}"
     if not quiet:
         progress(f"{what} on {inp.query.namespace}/{inp.query.mcis}: workflow {workflow_id}")
+    handle = await client.start_workflow(
+        RemoteWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
+    )
     try:
-        return await client.execute_workflow(
-            RemoteWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
-        )
+        results = await handle.result()
     except WorkflowFailureError as exc:
         raise CliError(failure_message(exc), FAILED) from None
+    run = RemoteRun(workflow_id=workflow_id, run_id=handle.result_run_id or "")
+    outputs = RemoteOutputStore(ctx.settings.database_url)
+    try:
+        return with_output(results, outputs.read(run))
+    finally:
+        outputs.close()
 
 
 def exit_code(results: list[RemoteResult]) -> int:

@@ -1,8 +1,10 @@
 """The benchmark workflow (id `bench/NS/NAME/<token>`): a tool check that installs missing tools
 where the VM can, then each action in turn over the Running VMs of an MCIS, every run a child
 `RemoteWorkflow` (SSH keys stay inside its activities). The actions bounded by the CPU cap take
-turns among VMs sharing a machine, so none measures another's load. It ends by recording the
-rows and feeding the catalog a performance score per spec and an RTT per region pair."""
+turns among VMs sharing a machine, so none measures another's load. What the VMs print stays in
+the store: an activity reads it into missing tools or rows (histories from before that carry the
+output in the child's results and are read here). It ends by recording the rows and feeding the
+catalog a performance score per spec and an RTT per region pair."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from models.benchmark import (
     EXCLUSIVE,
     TOOL_OF,
     TOOLS_TIMEOUT_S,
+    ActionRun,
     BenchAction,
     BenchmarkProgress,
     BenchmarkRecord,
@@ -21,24 +24,28 @@ from models.benchmark import (
     BenchRow,
     BenchTargets,
     BenchVm,
+    StepRun,
+    ToolCheckRun,
     command,
     error_rows,
-    missing_tools,
     performance_scores,
     region_rtts,
-    rows_of,
     sort_rows,
     tools_command,
     tools_for,
     turns,
 )
-from models.remote import RemoteResult, RemoteWorkflowInput, TargetQuery
+from models.remote import RemoteResult, RemoteRun, RemoteWorkflowInput, TargetQuery
 from workflows.failures import failure_message
 from workflows.options import STORE, run_activity
 from workflows.remote import RemoteWorkflow
 
 ACTION_MARGIN_S = 120.0
 """Per VM and action, on top of the timed part: fio's file layout, SQLite's setup, slow SSH."""
+OUTPUT_IN_STORE = "bench-output-in-store"
+"""Patch, per step (`bench-output-in-store/<step>`): its output is read from the store by an
+activity, not from the child's results. Per step, so a run that was going when the patch came
+reads its earlier steps as it did and its later ones from the store."""
 
 
 def benchmark_workflow_id(namespace: str, mcis: str, token: str) -> str:
@@ -62,7 +69,12 @@ class BenchmarkWorkflow:
         self._progress = BenchmarkProgress(step="checking tools")
         tools = tools_for(inp.actions)
         checks = await self._remote(inp, found.vms, tools_command(tools), "tools", TOOLS_TIMEOUT_S)
-        missing = {vm.vm: missing_tools(tools, checks[vm.vm]) for vm in found.vms}
+        check = ToolCheckRun(**dict(checks), tools=tools)
+        missing = (
+            check.missing(check.results)
+            if check.run is None
+            else await run_activity("benchmark_tools", check, dict[str, dict[str, str]], STORE)
+        )
         rows: list[BenchRow] = []
         for index, action in enumerate(inp.actions, 1):
             rows += await self._action(inp, action, index, found.vms, missing)
@@ -113,10 +125,13 @@ class BenchmarkWorkflow:
         timeout_s = inp.seconds + ACTION_MARGIN_S
         for number, group in enumerate(groups, 1):
             name = action.value if len(groups) == 1 else f"{action.value}-{number}"
-            results = await self._remote(inp, group, text, name, timeout_s)
-            at = workflow.now()
-            for vm in group:
-                rows += rows_of(action, vm, results[vm.vm], at)
+            step = await self._remote(inp, group, text, name, timeout_s)
+            ran = ActionRun(**dict(step), action=action, at=workflow.now())
+            rows += (
+                ran.rows(ran.results)
+                if ran.run is None
+                else await run_activity("benchmark_rows", ran, list[BenchRow], STORE)
+            )
             self._progress.vms_done += len(group)
         return rows
 
@@ -127,24 +142,30 @@ class BenchmarkWorkflow:
         text: str,
         name: str,
         timeout_s: float,
-    ) -> dict[str, RemoteResult]:
-        """`text` on `vms` through a child remote workflow; a result per VM."""
+    ) -> StepRun:
+        """`text` on `vms` through a child remote workflow: a result per VM."""
         if not vms:
-            return {}
+            return StepRun(run=None, results={}, vms=[])
         remote = RemoteWorkflowInput(
             query=TargetQuery(namespace=inp.namespace, mcis=inp.mcis, vms=[vm.vm for vm in vms]),
             command=text,
             timeout_s=timeout_s,
         )
+        child = await workflow.start_child_workflow(
+            RemoteWorkflow.run, remote, id=f"{workflow.info().workflow_id}/{name}"
+        )
         try:
-            results = await workflow.execute_child_workflow(
-                RemoteWorkflow.run, remote, id=f"{workflow.info().workflow_id}/{name}"
-            )
+            results = await child
         except ChildWorkflowError as exc:
             error = failure_message(exc)
             results = [RemoteResult(vm=vm.vm, exit_code=None, error=error) for vm in vms]
         by_vm = {r.vm: r for r in results}
-        return {
+        each = {
             vm.vm: by_vm.get(vm.vm, RemoteResult(vm=vm.vm, exit_code=None, error="no result"))
             for vm in vms
         }
+        run = RemoteRun.model_validate(
+            {"workflow_id": child.id, "run_id": child.first_execution_run_id}
+        )
+        stored = workflow.patched(f"{OUTPUT_IN_STORE}/{name}")
+        return StepRun(run=run if stored else None, results=each, vms=vms)

@@ -1,7 +1,9 @@
 """The remote workflow: run one command (and/or put one file) on the VMs of an MCIS, a group or
 one VM over SSH, with bounded concurrency, in batches of up to 50 VMs per activity (each VM its
 own session and its own result; the first batch's activity also finds the VMs). A command runs
-at most once per VM: a VM whose run failed is reported, not retried."""
+at most once per VM: a VM whose run failed is reported, not retried. The result is a summary per
+VM (exit code, error, bytes printed): the output itself is in the store under this run
+(store/remote_outputs.py), so the history stays small whatever the VMs print."""
 
 from __future__ import annotations
 

@@ -128,6 +128,8 @@ async def run_benchmark(
         activities=[
             remote.run_remote,
             bench.benchmark_targets,
+            bench.benchmark_tools,
+            bench.benchmark_rows,
             bench.record_benchmark,
         ],
         workflow_runner=workflow_runner(),
