@@ -15,19 +15,17 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.cloud_calls import cloud_call, store_call
+from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
-from drivers.base import MetricsSource
-from models.cloud import VmMetrics
+from activities.metrics import read_metrics
 from models.lifecycle import OperationRecord
 from models.mcis import McisView
 from models.naming import mcis_workflow_id
 from models.policy import MCIS_GONE, McisOperationCall, Metric, MetricsQuery, MetricsSample
-from models.records import McisPhase, VmRecord
+from models.records import McisPhase
 from models.status import VmStatus
 from workflows.failures import failure_message, failure_type
 
-METRICS_CONCURRENCY = 20
 POLL_S = 1.0
 BUSY_RETRY_S = 5.0
 
@@ -39,28 +37,13 @@ class AutoControlActivities:
     @activity.defn(name="collect_metrics")
     async def collect_metrics(self, query: MetricsQuery) -> MetricsSample:
         """Each metric averaged over the MCIS's Running VMs, read from their clouds'
-        monitoring (rate limited per cloud), plus the count of unhealthy VMs."""
+        monitoring (activities.metrics: a region at once where the cloud allows, at each
+        cloud's read rate), plus the count of unhealthy VMs."""
         await self._check_mcis(query)
         store = self._deps.store
         vms = await store_call(partial(store.list_vms, query.namespace, query.mcis))
         running = [vm for vm in vms if vm.status is VmStatus.RUNNING and vm.csp_id]
-        limit = asyncio.Semaphore(METRICS_CONCURRENCY)
-
-        async def read(vm: VmRecord) -> tuple[str, VmMetrics]:
-            driver = self._deps.driver(vm.provider)
-            if not isinstance(driver, MetricsSource):
-                raise ApplicationError(
-                    f"cloud {vm.provider!r} offers no monitoring to mcis",
-                    type="NotSupported",
-                    non_retryable=True,
-                )
-            async with limit:
-                await self._deps.read_limiter.wait(vm.provider)
-                return vm.name, await cloud_call(
-                    partial(driver.vm_metrics, vm.region, vm.csp_id or "")
-                )
-
-        readings = dict(await asyncio.gather(*(read(vm) for vm in running)))
+        readings = await read_metrics(self._deps, running, query.namespace, query.mcis)
         per_vm = {
             name: {Metric.CPU: m.cpu_percent, Metric.MEMORY: m.memory_percent}
             for name, m in readings.items()

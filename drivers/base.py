@@ -91,3 +91,13 @@ class MetricsSource(Protocol):
     (the local cloud reads its VMs' cgroups); auto-control needs it."""
 
     async def vm_metrics(self, region: str, csp_id: str) -> VmMetrics: ...
+
+
+@runtime_checkable
+class RegionMetricsSource(Protocol):
+    """A monitoring API that reads many VMs in one call (as CloudWatch's GetMetricData or Azure
+    Monitor's batch API do); auto-control reads a region at once where a driver has it."""
+
+    async def region_metrics(self, region: str, tags: dict[str, str]) -> dict[str, VmMetrics]:
+        """The utilisation of every VM in `region` carrying every given tag, by VM id."""
+        ...

@@ -250,6 +250,12 @@ class LocalCloudDriver:
         path = self._at(region, "vms", csp_id, "metrics")
         return VmMetrics.model_validate(await self._http.call("GET", path))
 
+    async def region_metrics(self, region: str, tags: dict[str, str]) -> dict[str, VmMetrics]:
+        """What `vm_metrics` reads, for every VM of the region with `tags`, in one call."""
+        path = self._at(region, "metrics")
+        items = await self._http.call("GET", path, params=tag_params(tags))
+        return {item["id"]: VmMetrics.model_validate(item) for item in items}
+
     async def aclose(self) -> None:
         """Close the HTTP client (shared by all drivers from `local_drivers`: closes them all)."""
         await self._http.aclose()

@@ -223,6 +223,7 @@ class Api:
             ("GET", f"{region}/vms", self.list_vms),
             ("GET", f"{region}/vms/{{vm_id}}", self.get_vm),
             ("GET", f"{region}/vms/{{vm_id}}/metrics", self.vm_metrics),
+            ("GET", f"{region}/metrics", self.region_metrics),
             *(
                 ("POST", f"{region}/vms/{{vm_id}}/{action}", partial(self.act, action))
                 for action in ACTIONS
@@ -380,10 +381,17 @@ class Api:
         vm = self.engine.act(call.flavor, call.region, call.params["vm_id"], action)
         return _json(self._vm(vm), 202)
 
-    def vm_metrics(self, call: Call) -> Response:
-        vm = self.engine.vm(call.flavor, call.region, call.params["vm_id"])
+    def _metrics(self, vm: Vm) -> Json:
         usage = asdict(self.engine.backend.usage(vm))
-        return _json({**usage, "sampled_at": _time(usage["sampled_at"])})
+        return {**usage, "sampled_at": _time(usage["sampled_at"])}
+
+    def vm_metrics(self, call: Call) -> Response:
+        return _json(self._metrics(self.engine.vm(call.flavor, call.region, call.params["vm_id"])))
+
+    def region_metrics(self, call: Call) -> Response:
+        """The metrics of every VM `list_vms` would list, each with its id, in one answer."""
+        vms = self.engine.vms(call.tags, flavor=call.flavor, region=call.region)
+        return _json([{"id": vm.id, **self._metrics(vm)} for vm in vms])
 
     def latency(self, call: Call) -> Response:
         return _json(self.rtt.as_json())

@@ -1,8 +1,12 @@
 """Inputs for tests that run VM activities directly (ActivityEnvironment): one planned VM of a
-one-VM MCIS `ns/m` in aws r1, and the network it is created in."""
+one-VM MCIS `ns/m` in aws r1, the network it is created in; and a read limiter that counts the
+turns it gives."""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from drivers.rate_limit import RateLimiter
 from models.mcis import McisRequest
 from models.operations import CreateVmInput, NetworkRefs
 from models.plan import plan_vms
@@ -34,3 +38,13 @@ def create_vm_input() -> CreateVmInput:
         key_csp_name="k",
     )
     return CreateVmInput(namespace=NAMESPACE, mcis=MCIS, uid=UID, vm=planned_vm(), network=network)
+
+
+class CountingLimiter(RateLimiter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns: Counter[str] = Counter()
+
+    async def wait(self, cloud: str) -> None:
+        self.turns[cloud] += 1
+        await super().wait(cloud)

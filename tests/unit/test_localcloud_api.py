@@ -369,3 +369,20 @@ async def test_unreachable_cloud_is_named() -> None:
     with pytest.raises(CloudUnreachableError, match=url):
         await driver.regions()
     await driver.aclose()
+
+
+async def test_region_metrics_reads_every_tagged_vm_of_the_region_in_one_call(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    driver = drivers["azure"]
+    here, neighbour = await site(drivers, "azure", "eastus"), await site(drivers, "azure", "eastus")
+    mine = [await here.create() for _ in range(3)]
+    await neighbour.create()  # same region, another tag
+    await admin.simulate_load({"test": here.tag}, 42.0)
+    read = await driver.region_metrics(here.region, {"test": here.tag})
+    assert set(read) == {vm.csp_id for vm in mine}
+    assert {m.cpu_percent for m in read.values()} == {42.0}
+    one = await driver.vm_metrics(here.region, mine[0].csp_id)
+    assert read[mine[0].csp_id].model_dump(exclude={"sampled_at"}) == one.model_dump(
+        exclude={"sampled_at"}
+    )

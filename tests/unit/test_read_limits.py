@@ -12,24 +12,20 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.deps import ActivityDeps
 from activities.vms import VmActivities
-from drivers.rate_limit import RateLimiter
 from models.cloud import CloudVm
 from models.operations import ObserveVmsInput, ReconcileInput, VmActionInput
 from models.records import VmRecord
 from models.status import TargetAction, VmStatus
 from store.repository import Store
-from tests.activity_inputs import MCIS, NAMESPACE, REGION, UID, create_vm_input
+from tests.activity_inputs import (
+    MCIS,
+    NAMESPACE,
+    REGION,
+    UID,
+    CountingLimiter,
+    create_vm_input,
+)
 from tests.fake_cloud import FakeCloud, FakeDriver
-
-
-class CountingLimiter(RateLimiter):
-    def __init__(self) -> None:
-        super().__init__()
-        self.turns: Counter[str] = Counter()
-
-    async def wait(self, cloud: str) -> None:
-        self.turns[cloud] += 1
-        await super().wait(cloud)
 
 
 class CountingDriver(FakeDriver):
