@@ -63,7 +63,7 @@ class VmActivities:
             security_group_csp_ids=net.security_group_csp_ids,
             key_name=net.key_csp_name,
             client_token=vm.client_token,
-            tags=vm_tags(inp.namespace, inp.mcis, inp.uid, vm.group, vm.name),
+            tags=vm_tags(inp.namespace, inp.mcis, inp.uid, vm.group, vm.name, vm.serial),
         )
         seen = await cloud_call(lambda: driver.create_vm(vm.region, request))
         created = vm.model_copy(update={"created_at": datetime.now(UTC)})

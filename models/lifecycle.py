@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 
 class OperationKind(StrEnum):
+    CREATE = "create"
     SUSPEND = "suspend"
     RESUME = "resume"
     REBOOT = "reboot"
@@ -21,6 +22,7 @@ class OperationKind(StrEnum):
     REMOVE_VM = "remove-vm"
     RECONCILE = "reconcile"
     REFRESH = "refresh"
+    DELETE = "delete"
 
 
 class OperationState(StrEnum):
@@ -28,6 +30,8 @@ class OperationState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     REJECTED = "rejected"  # a forced operation no longer allowed when its turn came
+    FAILED = "failed"  # ended by an error (message says which); the MCIS stays operable
+    CANCELLED = "cancelled"  # stopped by `delete --force`
 
 
 class OperationRecord(BaseModel):
@@ -43,4 +47,4 @@ class OperationRecord(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return self.state in (OperationState.DONE, OperationState.REJECTED)
+        return self.state not in (OperationState.QUEUED, OperationState.RUNNING)

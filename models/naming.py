@@ -25,7 +25,7 @@ def check_name(name: str, what: str = "name") -> str:
         raise InvalidNameError(f"{what} must not be empty")
     if len(name) > NAME_MAX_LENGTH:
         raise InvalidNameError(f"{what} {shown(name)} is longer than {NAME_MAX_LENGTH} characters")
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise InvalidNameError(
             f"{what} {shown(name)} is invalid: use lowercase letters, digits and '-', "
             "starting with a letter and not ending with '-'"
@@ -98,19 +98,35 @@ TAG_MCIS = "mcis-name"
 TAG_UID = "mcis-uid"
 TAG_VM = "mcis-vm"
 TAG_GROUP = "mcis-group"
+TAG_SERIAL = "mcis-serial"
 
 
-def vm_tags(namespace: str, mcis: str, uid: str, group: str, vm: str) -> dict[str, str]:
-    """Tags every VM carries at its cloud, so reconcile and orphan sweeps can find it."""
-    return {TAG_NAMESPACE: namespace, TAG_MCIS: mcis, TAG_UID: uid, TAG_GROUP: group, TAG_VM: vm}
+def vm_tags(
+    namespace: str, mcis: str, uid: str, group: str, vm: str, serial: int = 0
+) -> dict[str, str]:
+    """Tags every VM carries at its cloud, so reconcile and orphan sweeps can find it. The
+    serial (from release 0.2 on) tells apart two VMs that bore the same name one after the
+    other."""
+    tags = {TAG_NAMESPACE: namespace, TAG_MCIS: mcis, TAG_UID: uid, TAG_GROUP: group, TAG_VM: vm}
+    if serial:
+        tags[TAG_SERIAL] = str(serial)
+    return tags
 
 
-def vm_client_token(namespace: str, mcis: str, mcis_uid: str, vm: str, attempt: int = 0) -> str:
+def vm_client_token(
+    namespace: str, mcis: str, mcis_uid: str, vm: str, attempt: int = 0, serial: int = 0
+) -> str:
     """Deterministic idempotency token for creating one VM.
 
-    The same VM (same MCIS instance, same attempt) always gets the same token, so a retried
-    create returns the VM made the first time. A replacement VM (attempt + 1) or the VM of a
-    re-created MCIS of the same name (new uid) gets a new one.
+    The same VM always gets the same token, so a retried create returns the VM made the first
+    time. From release 0.2 on every VM of an MCIS has its own serial, never given twice in the
+    life of the MCIS, and the token derives from (MCIS uid, serial) alone: a VM created under a
+    name that an earlier, removed VM bore gets a token of its own. Serial 0 marks a VM planned
+    by release 0.1, whose token came from its name and attempt (kept so that its histories
+    replay); the two forms never collide.
     """
-    raw = f"{namespace}/{mcis}/{mcis_uid}/{vm}/{attempt}".encode()
+    if serial:
+        raw = f"{namespace}/{mcis}/{mcis_uid}/#{serial}".encode()
+    else:
+        raw = f"{namespace}/{mcis}/{mcis_uid}/{vm}/{attempt}".encode()
     return "mcis-" + hashlib.sha256(raw).hexdigest()[:32]

@@ -55,6 +55,7 @@ class McisSnapshot(BaseModel):
     networks: dict[str, NetworkRefs] = Field(default_factory=dict)  # group -> refs
     operations: list[OperationRecord] = Field(default_factory=list)
     next_operation_id: int = 1
+    next_serial: int = 1  # the next VM's serial (never given twice in the MCIS's life)
 
 
 class OperationRequest(WorkflowInput):

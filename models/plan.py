@@ -10,9 +10,15 @@ from models.status import VmStatus
 
 
 def plan_group(
-    namespace: str, mcis: str, uid: str, group: GroupRequest, first_index: int = 1
+    namespace: str,
+    mcis: str,
+    uid: str,
+    group: GroupRequest,
+    first_index: int = 1,
+    first_serial: int = 0,
 ) -> list[VmRecord]:
-    """VM records for `group.count` VMs named `{group}-{n}` from `first_index` on."""
+    """VM records for `group.count` VMs named `{group}-{n}` from `first_index` on, with serials
+    from `first_serial` on (0: the tokens of release 0.1, from names)."""
     provider, region, _ = split_catalog_id(group.spec)
     if group.is_static:
         vnet, sgs, key = group.vnet or "", list(group.security_groups or []), group.ssh_key or ""
@@ -20,8 +26,9 @@ def plan_group(
         shared = shared_resource_name(provider, region)
         vnet, sgs, key = shared, [shared], shared
     vms = []
-    for index in range(first_index, first_index + group.count):
-        name = vm_name(group.name, index)
+    for offset in range(group.count):
+        name = vm_name(group.name, first_index + offset)
+        serial = first_serial + offset if first_serial else 0
         vms.append(
             VmRecord(
                 namespace=namespace,
@@ -32,7 +39,8 @@ def plan_group(
                 region=region,
                 spec=group.spec,
                 image=group.image,
-                client_token=vm_client_token(namespace, mcis, uid, name),
+                client_token=vm_client_token(namespace, mcis, uid, name, serial=serial),
+                serial=serial,
                 vnet=vnet,
                 security_groups=sgs,
                 ssh_key=key,
@@ -41,19 +49,27 @@ def plan_group(
     return vms
 
 
-def plan_vms(namespace: str, request: McisRequest, uid: str) -> list[VmRecord]:
-    return [
-        vm for group in request.groups for vm in plan_group(namespace, request.name, uid, group)
-    ]
+def plan_vms(
+    namespace: str, request: McisRequest, uid: str, first_serial: int = 0
+) -> list[VmRecord]:
+    """Every VM of a new MCIS, serials counting from `first_serial` (0: release 0.1 tokens)."""
+    vms: list[VmRecord] = []
+    for group in request.groups:
+        serial = first_serial + len(vms) if first_serial else 0
+        vms += plan_group(namespace, request.name, uid, group, first_serial=serial)
+    return vms
 
 
-def replacement(vm: VmRecord, uid: str) -> VmRecord:
-    """A fresh VM to stand in for a failed one: same name and place, next attempt, new token."""
+def replacement(vm: VmRecord, uid: str, serial: int = 0) -> VmRecord:
+    """A fresh VM to stand in for a failed one: same name and place, next attempt, new token
+    (from the new `serial`; 0: the release 0.1 token from name and attempt)."""
     attempt = vm.attempt + 1
+    token = vm_client_token(vm.namespace, vm.mcis, uid, vm.name, attempt, serial)
     return vm.model_copy(
         update={
             "attempt": attempt,
-            "client_token": vm_client_token(vm.namespace, vm.mcis, uid, vm.name, attempt),
+            "serial": serial,
+            "client_token": token,
             "csp_id": None,
             "status": VmStatus.CREATING,
             "native_status": None,

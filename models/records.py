@@ -68,6 +68,7 @@ class VmRecord(BaseModel):
     image: str  # catalog image id
     client_token: str
     attempt: int = 0
+    serial: int = 0  # never reused in the MCIS's life; 0: planned before serials (release 0.1)
     csp_id: str | None = None
     status: VmStatus = VmStatus.CREATING
     native_status: str | None = None

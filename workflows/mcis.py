@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -26,7 +27,6 @@ from models.operations import (
     EnsureSshKeyInput,
     EnsureVNetInput,
     ForgetVmsInput,
-    McisLimits,
     McisPhaseInput,
     McisSnapshot,
     McisWorkflowInput,
@@ -62,10 +62,25 @@ from workflows.options import (
 )
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE, MCIS_STATUS
 
+T = TypeVar("T")
 RegionKey = tuple[str, str]
 OPERATIONS_KEPT = 20
 BUSY = "Busy"  # error type of an Update refused because another operation runs
 REFUSED = "Refused"  # error type of an Update the current state does not allow
+DELETE_TERMINATE_ROUNDS = 3  # terminate rounds before a delete gives up and keeps the MCIS
+CANCELLED_BY_DELETE = "cancelled by delete --force"
+
+# workflow.patched ids: each guards a change of the commands this workflow sends, so that
+# histories recorded by an earlier release replay (tests/histories). Never rename or reuse one.
+PATCH_VM_SERIALS = "vm-serials"  # tokens from a per-MCIS serial, not from names
+PATCH_FAILURES_REPORTED = "operation-failures-reported"  # a failed operation never ends the run
+PATCH_CONTINUE_PER_OPERATION = "continue-as-new-per-operation"
+PATCH_VMS_KEPT_UNTIL_GONE = "vms-kept-until-gone"  # terminate failures keep the VM recorded
+PATCH_FORCE_CANCELS = "force-delete-cancels"  # delete --force cancels the operation in flight
+
+OPERATION_ERRORS = (ActivityError, ApplicationError)
+"""What ends one operation (reported) rather than the workflow: an activity that failed for
+good, after its bounded retries."""
 
 
 def _by_region(vms: Iterable[VmRecord]) -> dict[RegionKey, list[str]]:
@@ -77,13 +92,15 @@ def _by_region(vms: Iterable[VmRecord]) -> dict[RegionKey, list[str]]:
 
 @workflow.defn(name="McisWorkflow")
 class McisWorkflow:
-    def __init__(self) -> None:
-        self._namespace = ""
-        self._name = ""
-        self._description = ""
-        self._groups: list[GroupRequest] = []
-        self._policy = PartialFailurePolicy.CONTINUE
-        self._limits = McisLimits()
+    @workflow.init
+    def __init__(self, inp: McisWorkflowInput) -> None:
+        """The state from the input, before any handler runs: an Update or query that reaches
+        the first task of a continued run sees the restored MCIS, not an empty one."""
+        self._namespace, self._name = inp.namespace, inp.request.name
+        self._description = inp.request.description
+        self._groups: list[GroupRequest] = list(inp.request.groups)
+        self._policy = inp.request.on_partial_failure
+        self._limits = inp.limits
         self._uid = ""
         self._phase = McisPhase.CREATING
         self._vms: dict[str, VmRecord] = {}
@@ -95,42 +112,52 @@ class McisWorkflow:
         self._current: OperationRecord | None = None
         self._operations: list[OperationRecord] = []  # finished, the most recent last
         self._next_operation_id = 1
-        self._delete_requested = False
+        self._delete: OperationRecord | None = None  # accepted, runs once nothing else does
+        self._running: asyncio.Task[Any] | None = None  # the operation in flight
+        self._cancelled = False  # an operation was cancelled: VMs may exist without records
+        self._next_serial = 1
+        self._serials = False  # from release 0.2 (PATCH_VM_SERIALS)
         self._label = ""
+        if inp.snapshot is not None:
+            self._restore(inp.snapshot)
 
     # --- entry point --------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: McisWorkflowInput) -> McisView:
-        self._namespace, self._name = inp.namespace, inp.request.name
-        self._description = inp.request.description
-        self._groups = list(inp.request.groups)
-        self._policy = inp.request.on_partial_failure
-        self._limits = inp.limits
+        self._serials = workflow.patched(PATCH_VM_SERIALS)
         if inp.snapshot is None:
             workflow.upsert_search_attributes(
                 [MCIS_NAMESPACE.value_set(self._namespace), MCIS_NAME.value_set(self._name)]
             )
             self._uid = str(workflow.uuid4())
-            self._vms = {vm.name: vm for vm in plan_vms(self._namespace, inp.request, self._uid)}
+            first = self._take_serials(sum(g.count for g in inp.request.groups))
+            self._vms = {
+                vm.name: vm for vm in plan_vms(self._namespace, inp.request, self._uid, first)
+            }
             await self._create()
-        else:
-            self._restore(inp.snapshot)
         while True:
             await workflow.wait_condition(
                 lambda: (
                     bool(self._queue)
-                    or self._delete_requested
+                    or self._delete is not None
                     or workflow.info().is_continue_as_new_suggested()
                 )
             )
             if self._queue:
                 await self._run_next_operation()
-            elif self._delete_requested:
-                await self._delete()
-                return self.status()
-            else:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._queue or self._delete is not None:
+                    continue
+                if not workflow.patched(PATCH_CONTINUE_PER_OPERATION):
+                    continue
+            elif self._delete is not None:
+                if await self._delete_mcis(self._delete):
+                    return self.status()
+                continue
+            # Nothing waits: a new run carries the state, so no run replays more than one
+            # operation (and no history grows over the years).
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._queue and self._delete is None:
                 workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
 
     # --- queries and updates ------------------------------------------------------------------
@@ -162,19 +189,32 @@ class McisWorkflow:
             self._phase.value,
             self._aggregate(),
             vms,
-            operation=self._current or (self._queue[0][0] if self._queue else None),
+            operation=self._current or (self._queue[0][0] if self._queue else self._delete),
             operations=self._operations,
         )
 
     @workflow.update
     async def delete(self, force: bool) -> McisView:
-        """Accept the deletion; it runs as soon as no other operation is in flight."""
-        self._delete_requested = True
+        """Accept the deletion (its record is the view's `operation`); it runs as soon as no
+        other operation is in flight. Forced, it cancels the operation in flight and those
+        queued (they end Cancelled)."""
+        self._delete = self._new_record(OperationKind.DELETE, "mcis")
+        if force and workflow.patched(PATCH_FORCE_CANCELS):
+            self._cancel_all()
         return self.status()
 
     @delete.validator
     def _validate_delete(self, force: bool) -> None:
         self._refuse_if_busy(force)
+
+    def _cancel_all(self) -> None:
+        """End the queued operations and cancel the one in flight (its activities with it)."""
+        for record, _ in self._queue:
+            self._finish(record, OperationState.CANCELLED, CANCELLED_BY_DELETE)
+        self._queue = []
+        if self._running is not None and not self._running.done():
+            self._running.cancel()
+            self._cancelled = True
 
     @workflow.update
     async def operate(self, request: OperationRequest) -> OperationRecord:
@@ -184,14 +224,7 @@ class McisWorkflow:
         known = self._operation_by_request(request.request_id)
         if known is not None:
             return known
-        record = OperationRecord(
-            id=self._next_operation_id,
-            kind=request.kind,
-            scope=request.scope,
-            request_id=request.request_id,
-            requested_at=workflow.now(),
-        )
-        self._next_operation_id += 1
+        record = self._new_record(request.kind, request.scope, request.request_id)
         self._queue.append((record, request))
         return record
 
@@ -199,6 +232,12 @@ class McisWorkflow:
     def _validate_operate(self, request: OperationRequest) -> None:
         if self._operation_by_request(request.request_id) is not None:
             return
+        if request.kind in (OperationKind.CREATE, OperationKind.DELETE):
+            raise ApplicationError(
+                f"{request.kind.value} is not an operation on a live MCIS: use mcis "
+                f"{request.kind.value}",
+                type=REFUSED,
+            )
         if self._refuse_if_busy(request.force):
             return  # forced behind another operation: checked again when its turn comes
         try:
@@ -207,6 +246,19 @@ class McisWorkflow:
             )
         except OperationRefused as exc:
             raise ApplicationError(str(exc), type=REFUSED) from None
+
+    def _new_record(
+        self, kind: OperationKind, scope: str, request_id: str | None = None
+    ) -> OperationRecord:
+        record = OperationRecord(
+            id=self._next_operation_id,
+            kind=kind,
+            scope=scope,
+            request_id=request_id,
+            requested_at=workflow.now(),
+        )
+        self._next_operation_id += 1
+        return record
 
     def _operation_by_request(self, request_id: str | None) -> OperationRecord | None:
         if request_id is None:
@@ -218,7 +270,7 @@ class McisWorkflow:
     def _refuse_if_busy(self, force: bool) -> bool:
         """Reject while deleting, or while another operation runs (unless forced). True when
         busy and forced."""
-        if self._delete_requested or self._phase in (McisPhase.DELETING, McisPhase.DELETED):
+        if self._delete is not None or self._phase in (McisPhase.DELETING, McisPhase.DELETED):
             raise ApplicationError(f"MCIS {self._name!r} is being deleted", type=REFUSED)
         busy = self._operation or (self._queue[-1][0].kind.value if self._queue else None)
         if busy and not force:
@@ -232,8 +284,31 @@ class McisWorkflow:
     # --- create -------------------------------------------------------------------------------
 
     async def _create(self) -> None:
-        self._operation = "creating"
+        """Create the MCIS. A failure (a connection gone, the store refusing) ends the create,
+        reported with its reason, and leaves the MCIS operable: it can always be deleted."""
+        record = self._new_record(OperationKind.CREATE, "mcis")
+        record.state = OperationState.RUNNING
+        self._current, self._operation = record, "creating"
         self._set_target(TargetAction.CREATE)
+        try:
+            await self._cancellable(self._create_steps())
+            failed = len(self._failed())
+            self._finish(record, OperationState.DONE, f"{len(self._vms)} VMs, {failed} failed")
+        except asyncio.CancelledError:
+            if not self._cancelled:
+                raise
+            self._finish(record, OperationState.CANCELLED, CANCELLED_BY_DELETE)
+        except OPERATION_ERRORS as exc:
+            if not workflow.patched(PATCH_FAILURES_REPORTED):
+                raise
+            reason = failure_message(exc)
+            for name, vm in self._vms.items():
+                if vm.status not in (VmStatus.RUNNING, VmStatus.FAILED):
+                    self._fail(name, f"create failed: {reason}")
+            await self._set_phase_reporting(McisPhase.FAILED)
+            self._finish(record, OperationState.FAILED, reason)
+
+    async def _create_steps(self) -> None:
         record = McisRecord(
             namespace=self._namespace,
             name=self._name,
@@ -253,7 +328,6 @@ class McisWorkflow:
         await self._create_vms(list(self._vms))
         phase = await self._apply_partial_failure_policy()
         await self._set_phase(phase)
-        self._operation = None  # in the same workflow task as the phase: no query sees one alone
 
     async def _prepare_networks(self, groups: list[GroupRequest]) -> None:
         """Shared vNet/SG/key once per dynamic region; resolve static groups' resources.
@@ -388,9 +462,16 @@ class McisWorkflow:
                 failed = self._failed()
                 if not failed:
                     break
-                await self._act_on(failed, TargetAction.TERMINATE, wait=False)
+                if workflow.patched(PATCH_VMS_KEPT_UNTIL_GONE):
+                    # Replace only what the cloud confirms gone: a VM whose terminate failed
+                    # stays recorded (Failed, with the reason) instead of leaking.
+                    await self._act_on(failed, TargetAction.TERMINATE, wait=True)
+                    kept = self._keep_unless_gone(failed)
+                    failed = [n for n in failed if n not in kept]
+                else:
+                    await self._act_on(failed, TargetAction.TERMINATE, wait=False)
                 for name in failed:
-                    self._vms[name] = replacement(self._vms[name], self._uid)
+                    self._vms[name] = replacement(self._vms[name], self._uid, self._take_serials(1))
                 self._set_target(TargetAction.CREATE)
                 await self._save(self._vms[n] for n in failed)
                 await self._create_vms(failed)
@@ -402,6 +483,8 @@ class McisWorkflow:
     # --- operations on a created MCIS -----------------------------------------------------
 
     async def _run_next_operation(self) -> None:
+        """Run the oldest queued operation. However it ends (done, refused, failed after its
+        bounded retries, cancelled by a forced delete) it is recorded, and the MCIS goes on."""
         record, request = self._queue.pop(0)
         record.state = OperationState.RUNNING
         self._current, self._operation = record, record.kind.value
@@ -409,13 +492,38 @@ class McisWorkflow:
             plan = check_operation(
                 request, list(self._vms.values()), self._groups, self._name, self._phase
             )
-            record.message, record.report = await self._execute(request, plan)
-            record.state = OperationState.DONE
+            record.message, record.report = await self._cancellable(self._execute(request, plan))
+            self._finish(record, OperationState.DONE)
         except OperationRefused as exc:
-            record.state, record.message = OperationState.REJECTED, str(exc)
+            self._finish(record, OperationState.REJECTED, str(exc))
+        except asyncio.CancelledError:
+            if not self._cancelled:
+                raise  # the workflow itself is cancelled
+            self._finish(record, OperationState.CANCELLED, CANCELLED_BY_DELETE)
+        except OPERATION_ERRORS as exc:
+            if not workflow.patched(PATCH_FAILURES_REPORTED):
+                raise
+            self._finish(record, OperationState.FAILED, failure_message(exc))
+
+    async def _cancellable(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run `work` as the operation in flight, which a forced delete may cancel."""
+        task = asyncio.ensure_future(work)
+        self._running = task
+        try:
+            return await task
+        finally:
+            self._running = None
+
+    def _finish(self, record: OperationRecord, state: OperationState, message: str = "") -> None:
+        """Record how an operation ended; the target of an unfinished action is dropped."""
+        record.state = state
+        record.message = message or record.message
         record.ended_at = workflow.now()
         self._operations = [*self._operations, record][-OPERATIONS_KEPT:]
-        self._current, self._operation = None, None
+        if record is self._current:
+            self._current, self._operation = None, None
+        if state is not OperationState.DONE:
+            self._target_action, self._target_status = TargetAction.NONE, TargetStatus.NONE
         self._status_changed()
 
     async def _execute(
@@ -423,8 +531,7 @@ class McisWorkflow:
     ) -> tuple[str, dict[str, list[str]]]:
         kind = request.kind
         if plan is not None and plan.action is Action.REFINE:
-            await self._remove(plan.affected)
-            return f"removed {len(plan.affected)} failed VMs", {"removed": plan.affected}
+            return await self._remove(plan.affected, "failed VMs")
         if plan is not None:
             if plan.affected:
                 await self._act_on(plan.affected, plan.action.target_action, wait=True)
@@ -437,11 +544,9 @@ class McisWorkflow:
         if kind is OperationKind.SCALE_IN:
             scoped = scope_vms(request, list(self._vms.values()), self._name)
             victims = [vm.name for vm in newest_first(scoped)[: request.count]]
-            await self._remove(victims)
-            return f"removed {len(victims)} VMs", {"removed": victims}
+            return await self._remove(victims, "VMs")
         if kind is OperationKind.REMOVE_VM:
-            await self._remove([request.vm or ""])
-            return f"removed VM {request.vm}", {"removed": [request.vm or ""]}
+            return await self._remove([request.vm or ""], "VM")
         if kind is OperationKind.ADD_GROUP:
             assert request.new_group is not None
             return await self._add_group(request.new_group)
@@ -458,12 +563,14 @@ class McisWorkflow:
             self._uid,
             group.model_copy(update={"count": count}),
             first_index=max(taken, default=0) + 1,
+            first_serial=self._take_serials(count),
         )
         return await self._add_vms(group, added, f"added {count} VMs to group {group_name}")
 
     async def _add_group(self, group: GroupRequest) -> tuple[str, dict[str, list[str]]]:
         self._groups.append(group)
-        added = plan_group(self._namespace, self._name, self._uid, group)
+        first_serial = self._take_serials(group.count)
+        added = plan_group(self._namespace, self._name, self._uid, group, first_serial=first_serial)
         return await self._add_vms(group, added, f"added group {group.name} of {group.count} VMs")
 
     async def _add_vms(
@@ -479,15 +586,40 @@ class McisWorkflow:
         failed = [n for n in names if self._vms[n].status is VmStatus.FAILED]
         return message, {"added": names, "failed": failed}
 
-    async def _remove(self, names: list[str]) -> None:
-        """Terminate VMs (waiting until the cloud says so) and drop them from the MCIS."""
+    async def _remove(self, names: list[str], what: str) -> tuple[str, dict[str, list[str]]]:
+        """Terminate VMs (waiting until the cloud says so) and drop them from the MCIS. A VM
+        the cloud does not confirm gone stays recorded, Failed with the reason."""
         live = [n for n in names if self._vms[n].status is not VmStatus.TERMINATED]
         await self._act_on(live, TargetAction.TERMINATE, wait=True)
-        forget = ForgetVmsInput(namespace=self._namespace, mcis=self._name, names=names)
+        gone = names
+        if workflow.patched(PATCH_VMS_KEPT_UNTIL_GONE):
+            kept = self._keep_unless_gone(names)
+            gone = [n for n in names if n not in kept]
+        forget = ForgetVmsInput(namespace=self._namespace, mcis=self._name, names=gone)
         await run_activity("forget_vms", forget, type(None), STORE)
-        for name in names:
+        for name in gone:
             del self._vms[name]
         self._set_target(TargetAction.NONE)  # the removed VMs reached it; the rest never had it
+        kept = [n for n in names if n not in gone]
+        message = f"removed {len(gone)} {what}"
+        if kept:
+            await self._save(self._vms[n] for n in kept)
+            message += f"; {len(kept)} could not be terminated and stay recorded (Failed)"
+        return message, {"removed": gone, "failed": kept} if kept else {"removed": gone}
+
+    def _keep_unless_gone(self, names: list[str]) -> list[str]:
+        """Those of `names` the cloud has not confirmed gone, each marked Failed with why."""
+        kept = [
+            n
+            for n in names
+            if self._vms[n].csp_id and self._vms[n].status is not VmStatus.TERMINATED
+        ]
+        for name in kept:
+            vm = self._vms[name]
+            why = vm.error if vm.status is VmStatus.FAILED and vm.error else vm.status.value
+            if not why.startswith("terminate failed"):
+                self._fail(name, f"terminate failed: {why}")
+        return kept
 
     async def _reconcile(self) -> tuple[str, dict[str, list[str]]]:
         regions = {(vm.provider, vm.region) for vm in self._vms.values()}
@@ -644,23 +776,69 @@ class McisWorkflow:
 
     # --- delete -------------------------------------------------------------------------------
 
-    async def _delete(self) -> None:
-        self._operation = "deleting"
-        await self._set_phase(McisPhase.DELETING)
-        live = [n for n, vm in self._vms.items() if vm.status is not VmStatus.TERMINATED]
-        await self._act_on(live, TargetAction.TERMINATE, wait=True)
-        phase_input = McisPhaseInput(
-            namespace=self._namespace, mcis=self._name, phase=McisPhase.DELETED
-        )
-        await run_activity("forget_mcis", phase_input, type(None), STORE)
+    async def _delete_mcis(self, record: OperationRecord) -> bool:
+        """Terminate every VM, forget the MCIS, release its shared networks; True when it is
+        gone. VMs the cloud does not confirm gone (after a few rounds) keep the MCIS alive,
+        Failed with the reason, the delete reported failed; a shared network that cannot be
+        released is reported (it stays a namespace resource), never retried forever."""
+        record.state = OperationState.RUNNING
+        self._current, self._operation = record, "deleting"
+        before = self._phase
+        try:
+            await self._set_phase(McisPhase.DELETING)
+            if self._cancelled and workflow.patched(PATCH_FORCE_CANCELS):
+                await self._reconcile()  # a cancelled create may have left VMs unrecorded
+            live = [n for n, vm in self._vms.items() if vm.status is not VmStatus.TERMINATED]
+            await self._act_on(live, TargetAction.TERMINATE, wait=True)
+            if workflow.patched(PATCH_VMS_KEPT_UNTIL_GONE):
+                left = self._keep_unless_gone(live)
+                for _ in range(DELETE_TERMINATE_ROUNDS - 1):
+                    if not left:
+                        break
+                    await self._act_on(left, TargetAction.TERMINATE, wait=True)
+                    left = self._keep_unless_gone(left)
+                if left:
+                    await self._save(self._vms[n] for n in left)
+                    shown = ", ".join(left[:5]) + (
+                        f" and {len(left) - 5} more" if len(left) > 5 else ""
+                    )
+                    raise ApplicationError(
+                        f"{len(left)} VMs could not be terminated ({shown}: "
+                        f"{self._vms[left[0]].error}); the MCIS is kept, delete it again once "
+                        "the cause is fixed"
+                    )
+            phase_input = McisPhaseInput(
+                namespace=self._namespace, mcis=self._name, phase=McisPhase.DELETED
+            )
+            await run_activity("forget_mcis", phase_input, type(None), STORE)
+            kept_networks = await self._release_shared_networks()
+        except OPERATION_ERRORS as exc:
+            if not workflow.patched(PATCH_FAILURES_REPORTED):
+                raise
+            self._delete = None
+            await self._set_phase_reporting(before)
+            self._finish(record, OperationState.FAILED, failure_message(exc))
+            return False
+        self._phase = McisPhase.DELETED
+        message = f"deleted: {len(live)} VMs terminated"
+        if kept_networks:
+            message += "; " + "; ".join(kept_networks)
+        self._finish(record, OperationState.DONE, message)
+        return True
+
+    async def _release_shared_networks(self) -> list[str]:
+        """Release the shared vNet/SG/key of every dynamic region; what could not be released,
+        each as one line."""
+        kept: list[str] = []
         for provider, region in sorted(
             {(g.provider, g.region) for g in self._groups if not g.is_static}
         ):
             ref = SharedNetworkRef(namespace=self._namespace, provider=provider, region=region)
-            await run_activity("release_shared_network", ref, bool, CLOUD)
-        self._phase = McisPhase.DELETED
-        self._operation = None
-        self._status_changed()
+            try:
+                await run_activity("release_shared_network", ref, bool, CLOUD)
+            except ActivityError as exc:
+                kept.append(f"shared network of {provider}/{region} kept: {failure_message(exc)}")
+        return kept
 
     # --- state helpers ------------------------------------------------------------------------
 
@@ -672,6 +850,22 @@ class McisWorkflow:
 
     async def _save(self, vms: Iterable[VmRecord]) -> None:
         await run_activity("save_vms", list(vms), type(None), STORE)
+
+    async def _set_phase_reporting(self, phase: McisPhase) -> None:
+        """Set the phase after a failure: shown even when the store cannot record it."""
+        try:
+            await self._set_phase(phase)
+        except ActivityError:
+            self._phase = phase
+            self._status_changed()
+
+    def _take_serials(self, count: int) -> int:
+        """The first of `count` fresh VM serials (0 before release 0.2: tokens from names)."""
+        if not self._serials:
+            return 0
+        first = self._next_serial
+        self._next_serial += count
+        return first
 
     async def _set_phase(self, phase: McisPhase) -> None:
         """Record the phase, then show it: a query never sees a phase the store lacks."""
@@ -719,6 +913,7 @@ class McisWorkflow:
             networks=self._networks,
             operations=self._operations,
             next_operation_id=self._next_operation_id,
+            next_serial=self._next_serial,
         )
 
     def _restore(self, snapshot: McisSnapshot) -> None:
@@ -731,4 +926,5 @@ class McisWorkflow:
         self._groups = list(snapshot.groups)
         self._operations = list(snapshot.operations)
         self._next_operation_id = snapshot.next_operation_id
+        self._next_serial = snapshot.next_serial
         self._label = self._aggregate().label

@@ -8,7 +8,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from models.status import VmStatus
 from tests.workflows.conftest import Harness
-from tests.workflows.mcis_helpers import created, request, start
+from tests.workflows.mcis_helpers import created, request, start, status
 from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 
@@ -87,12 +87,12 @@ async def test_delete_is_rejected_while_creating(harness: Harness) -> None:
     harness.cloud.boot_polls = 10**9  # never boots
     async with harness.worker():
         handle = await start(harness, request("busy", {"aws": 1}))
-        await handle.query(McisWorkflow.status)
+        await status(handle)
         with pytest.raises(WorkflowUpdateFailedError) as rejected:
             await handle.execute_update(McisWorkflow.delete, False)
         assert "is busy: creating in flight (status Creating (1/1))" in failure_message(
             rejected.value
         )
-        view = await handle.query(McisWorkflow.status)
+        view = await status(handle)
         assert view.phase == "creating"  # nothing changed
         await handle.terminate()

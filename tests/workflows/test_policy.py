@@ -35,7 +35,7 @@ from models.policy import (
 from models.status import VmStatus
 from tests.conftest import venv_binary
 from tests.workflows.conftest import Harness
-from tests.workflows.mcis_helpers import created, request, start
+from tests.workflows.mcis_helpers import created, request, start, status
 from workflows.mcis import McisWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
@@ -206,7 +206,7 @@ async def test_an_operation_retried_after_a_crash_scales_out_once(harness: Harne
             if view.decisions and view.decisions[0].outcome:
                 break
             await asyncio.sleep(0.05)
-        mcis_view = await mcis.query(McisWorkflow.status)
+        mcis_view = await status(mcis)
         await handle.execute_update(PolicyWorkflow.delete)
     assert attempts == [1, 2]
     assert view.decisions[0].outcome.startswith("done: added 1 VMs")
@@ -255,7 +255,7 @@ async def test_a_policy_of_an_earlier_mcis_of_that_name_leaves_the_new_one_alone
         name = mcis.id.split("/")[-1]
         policy = await start_policy(harness, name, "uid-of-the-deleted-one")
         ended = await asyncio.wait_for(policy.result(), timeout=60)
-        after = await mcis.query(McisWorkflow.status)
+        after = await status(mcis)
     assert ended.state is PolicyState.ENDED
     assert ended.ended == (
         f"MCIS {name!r} of namespace 'ns' is another one now, deleted and created anew "
