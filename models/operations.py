@@ -9,7 +9,7 @@ from models.cloud import DEFAULT_RULES, FirewallRule, SubnetSpec
 from models.lifecycle import OperationKind, OperationRecord
 from models.mcis import GroupRequest, McisRequest
 from models.naming import Name
-from models.records import McisPhase, ResourceKind, VmRecord
+from models.records import McisPhase, McisRecord, ResourceKind, VmRecord
 from models.status import TargetAction, TargetStatus
 from models.workflow_input import WorkflowInput
 
@@ -56,6 +56,23 @@ class McisSnapshot(BaseModel):
     operations: list[OperationRecord] = Field(default_factory=list)
     next_operation_id: int = 1
     next_serial: int = 1  # the next VM's serial (never given twice in the MCIS's life)
+    token_epoch: str = ""  # set when rebuilt from the store: the serials counted before are lost
+
+
+def rebuilt_snapshot(mcis: McisRecord, vms: list[VmRecord], epoch: str) -> McisSnapshot:
+    """The state of an MCIS whose workflow is gone (failed, terminated, lost), rebuilt from the
+    store's records so that it can be operated and deleted again. The store does not keep the
+    serial counter: tokens of VMs made after the rebuild derive from a new `epoch` as well, so
+    they cannot meet the token of a VM removed before it."""
+    groups = McisRequest.model_validate(mcis.request).groups
+    return McisSnapshot(
+        uid=mcis.uid,
+        phase=McisPhase.ACTIVE if mcis.phase is McisPhase.DELETING else mcis.phase,
+        vms=vms,
+        groups=groups,
+        next_serial=max((vm.serial for vm in vms), default=0) + 1,
+        token_epoch=epoch,
+    )
 
 
 class OperationRequest(WorkflowInput):

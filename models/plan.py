@@ -18,7 +18,8 @@ def plan_group(
     first_serial: int = 0,
 ) -> list[VmRecord]:
     """VM records for `group.count` VMs named `{group}-{n}` from `first_index` on, with serials
-    from `first_serial` on (0: the tokens of release 0.1, from names)."""
+    from `first_serial` on (0: the tokens of release 0.1, from names). `uid` scopes the tokens:
+    the MCIS uid (with a rebuilt MCIS's epoch)."""
     provider, region, _ = split_catalog_id(group.spec)
     if group.is_static:
         vnet, sgs, key = group.vnet or "", list(group.security_groups or []), group.ssh_key or ""

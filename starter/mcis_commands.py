@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 
-from temporalio.client import (
-    WorkflowUpdateFailedError,
-)
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -16,9 +15,10 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models.lifecycle import OperationKind
-from models.mcis import McisRequest
+from models.mcis import McisRequest, McisView
 from models.naming import mcis_workflow_id
-from models.operations import McisWorkflowInput, OperationRequest
+from models.operations import McisWorkflowInput, OperationRequest, rebuilt_snapshot
+from models.records import McisPhase
 from models.status import aggregate
 from starter.context import Context
 from starter.errors import FAILED, CliError
@@ -26,7 +26,7 @@ from starter.lifecycle_commands import run_operation
 from starter.output import print_json, print_table, progress
 from starter.placement_commands import recommended_request
 from starter.requests import check_request, load_request_file, request_from_groups
-from starter.views import checked_name, running_handle, show
+from starter.views import checked_name, is_running, running_handle, show
 from starter.watch import query_status, watch
 from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
@@ -65,12 +65,7 @@ async def create_request(
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(MCIS_NAMESPACE, namespace),
-                    SearchAttributePair(MCIS_NAME, request.name),
-                ]
-            ),
+            search_attributes=mcis_search_attributes(namespace, request.name),
         )
     except WorkflowAlreadyStartedError:
         raise CliError(f"MCIS {request.name!r} already exists in namespace {namespace!r}") from None
@@ -128,9 +123,12 @@ async def list_mcis(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def delete(ctx: Context, args: argparse.Namespace) -> int:
-    handle = await running_handle(ctx, args.namespace, args.name)
+    """Delete an MCIS in any state: one whose workflow failed, was terminated or is gone in
+    Temporal is first rebuilt from the store's records. Exits non-zero, the MCIS kept, when
+    some VMs could not be terminated (the reason is printed)."""
+    handle = await deletable_handle(ctx, args.namespace, args.name)
     try:
-        await handle.execute_update(McisWorkflow.delete, args.force)
+        accepted = await handle.execute_update(McisWorkflow.delete, args.force)
     except WorkflowUpdateFailedError as exc:
         raise CliError(failure_message(exc)) from None
     from starter.policy_commands import end_policy
@@ -138,9 +136,59 @@ async def delete(ctx: Context, args: argparse.Namespace) -> int:
     await end_policy(ctx, args.namespace, args.name)
     if not args.json:
         progress(f"deleting MCIS {args.namespace}/{args.name}")
-    view = await watch(handle, lambda v: False, quiet=args.json)
+    delete_id = accepted.operation.id if accepted.operation else None
+
+    def ended(view: McisView) -> bool:
+        return any(op.id == delete_id and op.finished for op in view.operations)
+
+    view = await watch(handle, ended, quiet=args.json)
+    record = next((op for op in view.operations if op.id == delete_id), None)
+    if view.phase != McisPhase.DELETED.value:
+        show(view, args.json)
+        why = record.message if record else "it was not deleted"
+        raise CliError(f"delete of MCIS {args.name!r} failed: {why}", FAILED)
     if args.json:
         print_json(view)
     else:
         print(f"deleted MCIS {args.namespace}/{args.name}: {view.total} VMs terminated")
+        for kept in record.message.split("; ")[1:] if record else []:
+            progress(kept)  # a shared network that could not be released
     return 0
+
+
+async def deletable_handle(
+    ctx: Context, namespace: str, name: str
+) -> WorkflowHandle[McisWorkflow, McisView]:
+    """The MCIS's running workflow; for an MCIS the store holds but whose workflow does not run
+    (failed, terminated, lost with a Temporal database), a new run rebuilt from the store."""
+    checked_name(namespace, "namespace")
+    checked_name(name, "MCIS name")
+    client = await ctx.client()
+    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    if await is_running(handle):
+        return handle
+    record = ctx.store.get_mcis(namespace, name)
+    if record is None or record.phase is McisPhase.DELETED:
+        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
+    vms = ctx.store.list_vms(namespace, name)
+    progress(
+        f"MCIS {namespace}/{name} has no running workflow: rebuilt from the store "
+        f"({len(vms)} VMs) to delete it"
+    )
+    snapshot = rebuilt_snapshot(record, vms, epoch=uuid.uuid4().hex[:12])
+    request = McisRequest.model_validate(record.request)
+    return await client.start_workflow(
+        McisWorkflow.run,
+        McisWorkflowInput(namespace=namespace, request=request, snapshot=snapshot),
+        id=mcis_workflow_id(namespace, name),
+        task_queue=ctx.settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=mcis_search_attributes(namespace, name),
+    )
+
+
+def mcis_search_attributes(namespace: str, name: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [SearchAttributePair(MCIS_NAMESPACE, namespace), SearchAttributePair(MCIS_NAME, name)]
+    )

@@ -36,6 +36,7 @@ from models.records import (
 from settings import Settings
 from store.changes import VmChanges
 from store.errors import AlreadyExistsError, InUseError, NotFoundError, StoreError
+from store.schema import add_missing_columns
 from store.secrets import SecretBox, load_secret_box
 from store.tables import (
     ROWS,
@@ -69,7 +70,9 @@ class Store:
         self._home = home
         self.database_url = database_url  # for the stores sharing the database (catalog, ...)
         self._reader, self._writer, self._insert = _connect(database_url)
-        SQLModel.metadata.create_all(self._writer, tables=[table_of(row) for row in ROWS])
+        tables = [table_of(row) for row in ROWS]
+        SQLModel.metadata.create_all(self._writer, tables=tables)
+        add_missing_columns(self._writer, tables)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

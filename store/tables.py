@@ -101,6 +101,7 @@ class VmRow(SQLModel, table=True):
     image: str
     client_token: str = Field(index=True)
     attempt: int = 0
+    serial: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # added in 0.2
     csp_id: str | None = None
     status: str
     native_status: str | None = None
@@ -110,6 +111,7 @@ class VmRow(SQLModel, table=True):
     vnet: str = ""
     security_groups: list[str] = Field(default_factory=list, sa_type=JSON)
     ssh_key: str = ""
+    created_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # added in 0.2
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 

@@ -117,6 +117,7 @@ class McisWorkflow:
         self._cancelled = False  # an operation was cancelled: VMs may exist without records
         self._next_serial = 1
         self._serials = False  # from release 0.2 (PATCH_VM_SERIALS)
+        self._token_epoch = ""  # of an MCIS rebuilt from the store (rebuilt_snapshot)
         self._label = ""
         if inp.snapshot is not None:
             self._restore(inp.snapshot)
@@ -133,7 +134,8 @@ class McisWorkflow:
             self._uid = str(workflow.uuid4())
             first = self._take_serials(sum(g.count for g in inp.request.groups))
             self._vms = {
-                vm.name: vm for vm in plan_vms(self._namespace, inp.request, self._uid, first)
+                vm.name: vm
+                for vm in plan_vms(self._namespace, inp.request, self._token_scope(), first)
             }
             await self._create()
         while True:
@@ -201,7 +203,7 @@ class McisWorkflow:
         self._delete = self._new_record(OperationKind.DELETE, "mcis")
         if force and workflow.patched(PATCH_FORCE_CANCELS):
             self._cancel_all()
-        return self.status()
+        return self.status().model_copy(update={"operation": self._delete})
 
     @delete.validator
     def _validate_delete(self, force: bool) -> None:
@@ -471,7 +473,9 @@ class McisWorkflow:
                 else:
                     await self._act_on(failed, TargetAction.TERMINATE, wait=False)
                 for name in failed:
-                    self._vms[name] = replacement(self._vms[name], self._uid, self._take_serials(1))
+                    self._vms[name] = replacement(
+                        self._vms[name], self._token_scope(), self._take_serials(1)
+                    )
                 self._set_target(TargetAction.CREATE)
                 await self._save(self._vms[n] for n in failed)
                 await self._create_vms(failed)
@@ -560,7 +564,7 @@ class McisWorkflow:
         added = plan_group(
             self._namespace,
             self._name,
-            self._uid,
+            self._token_scope(),
             group.model_copy(update={"count": count}),
             first_index=max(taken, default=0) + 1,
             first_serial=self._take_serials(count),
@@ -570,7 +574,9 @@ class McisWorkflow:
     async def _add_group(self, group: GroupRequest) -> tuple[str, dict[str, list[str]]]:
         self._groups.append(group)
         first_serial = self._take_serials(group.count)
-        added = plan_group(self._namespace, self._name, self._uid, group, first_serial=first_serial)
+        added = plan_group(
+            self._namespace, self._name, self._token_scope(), group, first_serial=first_serial
+        )
         return await self._add_vms(group, added, f"added group {group.name} of {group.count} VMs")
 
     async def _add_vms(
@@ -859,6 +865,10 @@ class McisWorkflow:
             self._phase = phase
             self._status_changed()
 
+    def _token_scope(self) -> str:
+        """What VM tokens derive from besides the serial: the uid (and the epoch of a rebuild)."""
+        return f"{self._uid}~{self._token_epoch}" if self._token_epoch else self._uid
+
     def _take_serials(self, count: int) -> int:
         """The first of `count` fresh VM serials (0 before release 0.2: tokens from names)."""
         if not self._serials:
@@ -914,6 +924,7 @@ class McisWorkflow:
             operations=self._operations,
             next_operation_id=self._next_operation_id,
             next_serial=self._next_serial,
+            token_epoch=self._token_epoch,
         )
 
     def _restore(self, snapshot: McisSnapshot) -> None:
@@ -927,4 +938,5 @@ class McisWorkflow:
         self._operations = list(snapshot.operations)
         self._next_operation_id = snapshot.next_operation_id
         self._next_serial = snapshot.next_serial
+        self._token_epoch = snapshot.token_epoch
         self._label = self._aggregate().label

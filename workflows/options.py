@@ -13,9 +13,14 @@ from temporalio.common import RetryPolicy
 T = TypeVar("T")
 
 
-def retry_policy(attempts: int = 0) -> RetryPolicy:
-    """Back off from 0.5 s to 10 s; `attempts=0` retries until it works. Errors marked
-    non-retryable (bad input, quota, in use) end at once either way."""
+ATTEMPTS = 10
+"""Every retry is bounded: after this many attempts (about a minute of back-off) the activity
+fails for good and the operation that ran it is reported failed, never left hanging."""
+
+
+def retry_policy(attempts: int = ATTEMPTS) -> RetryPolicy:
+    """Back off from 0.5 s to 10 s, at most `attempts` times. Errors marked non-retryable (bad
+    input, quota, in use) end at once either way."""
     return RetryPolicy(
         initial_interval=timedelta(milliseconds=500),
         backoff_coefficient=2.0,
@@ -32,11 +37,14 @@ class ActivityOptions:
 
 
 STORE = ActivityOptions(timedelta(seconds=30), retry=retry_policy())
-CLOUD = ActivityOptions(timedelta(seconds=150), timedelta(seconds=10), retry_policy())
+# Cloud activities heartbeat while their call runs (activities/cloud_calls.py): a dead worker's
+# attempt is retried after 10 s, while a live one may take its time (a GCE zone operation, a
+# large listing) without a retry starting beside it.
+CLOUD = ActivityOptions(timedelta(minutes=10), timedelta(seconds=10), retry_policy())
 
 
 def create_vm_options(attempts: int) -> ActivityOptions:
-    return ActivityOptions(timedelta(seconds=150), timedelta(seconds=10), retry_policy(attempts))
+    return ActivityOptions(timedelta(minutes=15), timedelta(seconds=10), retry_policy(attempts))
 
 
 def observe_options(max_wait_s: float) -> ActivityOptions:

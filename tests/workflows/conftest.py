@@ -59,8 +59,9 @@ class Harness:
     def __init__(self, client: Client, store: Store, cloud: FakeCloud) -> None:
         self.client, self.store, self.cloud = client, store, cloud
         self.task_queue = f"test-{uuid.uuid4()}"
-        drivers = {p: FakeDriver(p, cloud) for p in PROVIDERS}
-        self.deps = ActivityDeps(drivers=drivers, store=store, temporal=client)
+        # the activities' drivers by cloud: a test may remove one (a connection gone) or swap it
+        self.drivers: dict[str, FakeDriver] = {p: FakeDriver(p, cloud) for p in PROVIDERS}
+        self.deps = ActivityDeps(drivers=self.drivers, store=store, temporal=client)
 
     @asynccontextmanager
     async def worker(self) -> AsyncIterator[Worker]:
