@@ -32,8 +32,9 @@ async def run_operation(ctx: Context, args: argparse.Namespace, request: Operati
         handle, lambda v: any(op.id == accepted.id for op in v.operations), quiet=args.json
     )
     record = next(op for op in view.operations if op.id == accepted.id)
-    if record.state is OperationState.REJECTED:
-        raise CliError(record.message, FAILED)
+    if record.state is not OperationState.DONE:  # rejected, failed or cancelled: say why
+        show(view, args.json)
+        raise CliError(f"{request.kind.value} {record.state.value}: {record.message}", FAILED)
     if not args.json:
         progress(f"{request.kind.value} done: {record.message}")
     show(view, args.json)
