@@ -35,6 +35,8 @@ def test_valid_names(name: str) -> None:
         ("web 1", "invalid"),
         ("x" * 41, "longer than 40"),
         ("wéb", "invalid"),
+        ("web\n", "invalid"),  # a `$`-anchored match took it
+        ("web-1\n", "invalid"),
     ],
 )
 def test_invalid_names_say_why(name: str, reason: str) -> None:
@@ -42,7 +44,14 @@ def test_invalid_names_say_why(name: str, reason: str) -> None:
         check_name(name, "MCIS name")
 
 
-@given(st.text(max_size=50))
+NAMEISH = st.one_of(
+    st.text(max_size=50),
+    st.from_regex(NAME_PATTERN, fullmatch=True).map(lambda n: n[:40] + "\n"),  # a valid name + \n
+    st.from_regex(NAME_PATTERN, fullmatch=True),
+)
+
+
+@given(NAMEISH)
 def test_validity_matches_the_reference_pattern(name: str) -> None:
     import re
 
@@ -63,3 +72,16 @@ def test_tokens_are_stable_and_distinct_where_they_must_be() -> None:
     assert token != vm_client_token("dev", "shop", "uid-1", "web-1", attempt=1)  # replacement
     assert token != vm_client_token("dev", "shop", "uid-2", "web-1")  # MCIS created again
     assert token.startswith("mcis-") and len(token) == 37
+
+
+@given(st.integers(1, 10**6), st.integers(1, 10**6), st.sampled_from(["web-1", "web-2"]))
+def test_a_serial_token_belongs_to_its_serial_alone(serial: int, other: int, name: str) -> None:
+    """From release 0.2 a token derives from the MCIS uid and the VM's serial, never its name:
+    two VMs that bear one name one after the other get two tokens, and no serial token meets a
+    release 0.1 token (serial 0, from name and attempt)."""
+    token = vm_client_token("dev", "shop", "uid-1", name, serial=serial)
+    assert token == vm_client_token("dev", "shop", "uid-1", "web-9", attempt=3, serial=serial)
+    assert (token == vm_client_token("dev", "shop", "uid-1", name, serial=other)) == (
+        serial == other
+    )
+    assert token != vm_client_token("dev", "shop", "uid-1", name, attempt=serial)
