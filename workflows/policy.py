@@ -63,22 +63,23 @@ def policy_workflow_id(namespace: str, mcis: str) -> str:
 
 @workflow.defn(name="PolicyWorkflow")
 class PolicyWorkflow:
-    def __init__(self) -> None:
-        self._namespace = ""
-        self._mcis = ""
-        self._policy: Policy | None = None
-        self._carry = PolicyCarry(uid="")
+    @workflow.init
+    def __init__(self, inp: PolicyWorkflowInput) -> None:
+        """The state from the input, before any handler runs: a pause that reaches the first
+        task of a continued run changes the carried state instead of being overwritten."""
+        self._namespace, self._mcis = inp.namespace, inp.mcis
+        self._policy: Policy | None = inp.policy
+        self._carry = inp.carry or PolicyCarry(uid="")
         self._state = PolicyState.READY
         self._last_sample: MetricsSample | None = None
         self._last_error: str | None = None
-        self._mcis_uid: str | None = None
+        self._mcis_uid: str | None = inp.mcis_uid
         self._ended: str | None = None  # why it ends, once it does
 
     @workflow.run
     async def run(self, inp: PolicyWorkflowInput) -> PolicyView:
-        self._namespace, self._mcis, self._policy = inp.namespace, inp.mcis, inp.policy
-        self._mcis_uid = inp.mcis_uid
-        self._carry = inp.carry or PolicyCarry(uid=str(workflow.uuid4()))
+        if inp.carry is None:
+            self._carry = self._carry.model_copy(update={"uid": str(workflow.uuid4())})
         checks_this_run = 0
         while self._ended is None:
             if self._carry.paused:
