@@ -542,6 +542,11 @@ class McisWorkflow:
                 await self._save(self._vms[n] for n in plan.affected)
             failed = [n for n in plan.affected if self._vms[n].status is VmStatus.FAILED]
             report = {"affected": plan.affected, "skipped": plan.skipped, "failed": failed}
+            if not plan.affected:
+                return (
+                    f"{kind.value}: nothing to do ({len(plan.skipped)} VMs already there)",
+                    report,
+                )
             return f"{kind.value}: {len(plan.affected)} VMs, {len(failed)} failed", report
         if kind is OperationKind.SCALE_OUT:
             return await self._scale_out(request.group or "", request.count or 0)

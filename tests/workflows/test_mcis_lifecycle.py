@@ -32,6 +32,9 @@ async def test_suspend_resume_reboot_reach_their_targets(harness: Harness) -> No
         assert natives == {"aws": "stopped", "gcp": "TERMINATED"}
         stored = {vm.status for vm in harness.store.list_vms("ns", "life")}
         assert stored == {S.SUSPENDED}
+        again, _ = await operate(handle, kind="suspend")  # a repeated action is a no-op
+        assert again.state is OperationState.DONE
+        assert again.message == "suspend: nothing to do (4 VMs already there)"
 
         _, view = await operate(handle, kind="resume")
         assert view.counts == {S.RUNNING: 4}
