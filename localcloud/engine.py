@@ -15,8 +15,8 @@ contacted) and is always ready: phases end exactly at their deadlines.
 
 Addresses: the private one comes from the subnet, the public one is 10.250.R.N (127.250.R.N for
 phantom VMs, so nothing ever leaves the machine toward them) with R the
-region's index across the whole cloud (regions with more than 254 live VMs continue in
-10.250.R+32.N, 10.250.R+64.N, ...).
+region's index across the whole cloud (at most 254 live real VMs a region; phantom VMs beyond
+254 continue in 127.251.R.N, ..., 127.255.R.N).
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from localcloud.state import Store, Subnet, TimingOverride, Vm, new_id
 
 PUBLIC_PREFIX = "10.250"
 PHANTOM_PREFIX = "127.250"
+PHANTOM_OVERFLOW = ("127.251", "127.252", "127.253", "127.254", "127.255")
 """Phantom VMs get loopback addresses: anything that tries to reach one (SSH, HTTP) is refused on
 this machine, never routed anywhere else."""
-REGION_STRIDE = 32
-"""Third octets of a region's public addresses: R, R+32, R+64, ... (so at most 31 regions)."""
+REGION_STRIDE = 256
+"""Third octet of a region's public addresses: R, the region's index (so at most 255 regions)."""
 RESERVED_SUBNET_HOSTS = 3
 """The first hosts of every subnet belong to the cloud (gateway, DNS), as on AWS."""
 
@@ -379,10 +380,10 @@ class Engine:
     def _public_ip(self, flavor: str, region: str, now: float) -> str:
         used = self._store.public_ips_in_use(flavor, region, now)
         index = REGION_INDEX[(flavor, region)]
-        prefix = PUBLIC_PREFIX if self.backend.real else PHANTOM_PREFIX
-        for third in range(index, 256, REGION_STRIDE):
+        prefixes = (PUBLIC_PREFIX,) if self.backend.real else (PHANTOM_PREFIX, *PHANTOM_OVERFLOW)
+        for prefix in prefixes:
             for host in range(1, 255):
-                address = f"{prefix}.{third}.{host}"
+                address = f"{prefix}.{index}.{host}"
                 if address not in used:
                     return address
         raise quota_exceeded(f"no public address left in {flavor} {region}")

@@ -1,6 +1,7 @@
-"""The six cloud flavors the local cloud imitates: their regions (with coordinates), instance
-types with prices, images, lifecycle timings, and the native status names each one reports for
-every internal lifecycle phase. Pure data plus `native_status`; no I/O.
+"""The six cloud flavors the local cloud imitates: their regions (the real clouds' public regions
+with their coordinates and price factors, from `localcloud.world_regions`), instance types with
+prices, images, lifecycle timings, and the native status names each one reports for every
+internal lifecycle phase. Pure data plus `native_status`; no I/O.
 
 Native names are chosen so that `drivers.status_map.to_canonical` maps them right (checked by
 tests/unit/test_localcloud_flavors.py).
@@ -11,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from localcloud.world_regions import REGION_SETS, offered_regions
+from localcloud.world_regions import RegionInfo as RegionInfo  # re-exported
 
 
 class Phase(StrEnum):
@@ -44,20 +48,11 @@ Segments = tuple[tuple[float, str | PowerState], ...]
 
 
 @dataclass(frozen=True)
-class RegionInfo:
-    name: str
-    display_name: str
-    latitude: float
-    longitude: float
-    price_factor: float  # multiplies the flavor's base prices
-
-
-@dataclass(frozen=True)
 class SpecInfo:
     name: str
     vcpus: int
     memory_gib: float
-    base_price: float  # USD per hour in the cheapest region
+    base_price: float  # USD per hour in the flavor's reference region (price factor 1)
 
 
 @dataclass(frozen=True)
@@ -130,12 +125,7 @@ P = Phase
 
 AWS = Flavor(
     name="aws",
-    regions=(
-        RegionInfo("us-east-1", "US East (N. Virginia)", 38.13, -78.45, 1.0),
-        RegionInfo("ap-northeast-2", "Asia Pacific (Seoul)", 37.56, 126.98, 1.12),
-        RegionInfo("eu-west-1", "Europe (Ireland)", 53.35, -6.26, 1.06),
-        RegionInfo("us-west-2", "US West (Oregon)", 45.84, -119.70, 1.0),
-    ),
+    regions=offered_regions("aws"),
     specs=(
         SpecInfo("t3.micro", 2, 1, 0.0104),
         SpecInfo("t3.small", 2, 2, 0.0208),
@@ -171,12 +161,7 @@ AWS = Flavor(
 
 GCP = Flavor(
     name="gcp",
-    regions=(
-        RegionInfo("us-central1", "Iowa", 41.26, -95.86, 1.0),
-        RegionInfo("asia-northeast3", "Seoul", 37.56, 126.98, 1.16),
-        RegionInfo("europe-west1", "Belgium", 50.45, 3.82, 1.09),
-        RegionInfo("asia-northeast1", "Tokyo", 35.69, 139.69, 1.14),
-    ),
+    regions=offered_regions("gcp"),
     specs=(
         SpecInfo("e2-micro", 2, 1, 0.0084),
         SpecInfo("e2-small", 2, 2, 0.0168),
@@ -211,12 +196,7 @@ GCP = Flavor(
 
 AZURE = Flavor(
     name="azure",
-    regions=(
-        RegionInfo("koreacentral", "Korea Central", 37.57, 126.98, 1.1),
-        RegionInfo("eastus", "East US", 37.37, -79.82, 1.0),
-        RegionInfo("westeurope", "West Europe", 52.37, 4.90, 1.08),
-        RegionInfo("japaneast", "Japan East", 35.68, 139.77, 1.13),
-    ),
+    regions=offered_regions("azure"),
     specs=(
         SpecInfo("Standard_B1s", 1, 1, 0.0104),
         SpecInfo("Standard_B1ms", 1, 2, 0.0207),
@@ -249,11 +229,7 @@ AZURE = Flavor(
 
 ALIBABA = Flavor(
     name="alibaba",
-    regions=(
-        RegionInfo("cn-hangzhou", "China (Hangzhou)", 30.27, 120.15, 1.0),
-        RegionInfo("ap-southeast-1", "Singapore", 1.35, 103.82, 1.12),
-        RegionInfo("eu-central-1", "Germany (Frankfurt)", 50.11, 8.68, 1.15),
-    ),
+    regions=offered_regions("alibaba"),
     specs=(
         SpecInfo("ecs.t6-c1m1.large", 2, 2, 0.0141),
         SpecInfo("ecs.t6-c1m2.large", 2, 4, 0.028),
@@ -286,11 +262,7 @@ ALIBABA = Flavor(
 
 OPENSTACK = Flavor(
     name="openstack",
-    regions=(
-        RegionInfo("RegionOne", "Daejeon", 36.35, 127.38, 1.0),
-        RegionInfo("RegionTwo", "Seoul", 37.57, 126.98, 1.05),
-        RegionInfo("RegionThree", "Busan", 35.18, 129.08, 1.02),
-    ),
+    regions=offered_regions("openstack"),
     specs=(
         SpecInfo("m1.tiny", 1, 0.5, 0.005),
         SpecInfo("m1.small", 1, 2, 0.011),
@@ -321,11 +293,7 @@ OPENSTACK = Flavor(
 
 CLOUDIT = Flavor(
     name="cloudit",
-    regions=(
-        RegionInfo("seoul-1", "Seoul", 37.57, 126.98, 1.0),
-        RegionInfo("pangyo-1", "Pangyo", 37.40, 127.11, 1.0),
-        RegionInfo("busan-1", "Busan", 35.18, 129.08, 1.03),
-    ),
+    regions=offered_regions("cloudit"),
     specs=(
         SpecInfo("micro-1", 1, 1, 0.009),
         SpecInfo("small-2", 1, 2, 0.017),
@@ -355,10 +323,13 @@ CLOUDIT = Flavor(
 
 FLAVORS: dict[str, Flavor] = {f.name: f for f in (AWS, GCP, AZURE, ALIBABA, OPENSTACK, CLOUDIT)}
 
+_EVERY_REGION = [(f.name, r.name) for f in FLAVORS.values() for r in f.regions]
+_FIRST_REGIONS = [(name, region) for name in FLAVORS for region in REGION_SETS[name].first]
+
 REGION_INDEX: dict[tuple[str, str], int] = {
-    (flavor.name, region.name): index
-    for index, (flavor, region) in enumerate(
-        ((f, r) for f in FLAVORS.values() for r in f.regions), start=1
-    )
+    key: index
+    for index, key in enumerate(dict.fromkeys([*_FIRST_REGIONS, *_EVERY_REGION]), start=1)
 }
-"""Index (from 1) of every region across the whole local cloud; fixes its public addresses."""
+"""Index (from 1) of every region across the whole local cloud; fixes its public addresses. The
+regions each flavor lists first come first (1..21, as when they were the only ones), then the
+others flavor by flavor."""

@@ -1,9 +1,13 @@
-"""Distances between known cities and the RTT they imply."""
+"""Distances between known cities, the RTT they imply, and the RTT matrices over every region
+of the local cloud."""
 
 from __future__ import annotations
 
 import pytest
 
+from drivers.catalog_sources import estimated_rtts, flavor_catalog
+from localcloud.flavors import REGION_INDEX
+from localcloud.netns.latency import RttMatrix
 from models.geo import estimated_rtt_ms, haversine_km
 
 SEOUL, TOKYO, NEW_YORK, LONDON = (
@@ -29,3 +33,24 @@ def test_known_city_pairs(a: tuple[float, float], b: tuple[float, float], km: fl
 def test_rtt_grows_with_distance_from_a_floor() -> None:
     assert estimated_rtt_ms(0) == 2.0
     assert estimated_rtt_ms(5570) == pytest.approx(57.7)
+
+
+def test_the_local_cloud_rtt_matrix_covers_every_region() -> None:
+    matrix = RttMatrix.load()
+    keys = [f"{flavor}/{region}" for flavor, region in REGION_INDEX]
+    assert set(matrix.rtt_ms) == set(keys) and len(keys) >= 150
+    for a in keys:
+        assert matrix.rtt_ms[a][a] == 2.0
+        assert all(2.0 <= matrix.rtt_ms[a][b] == matrix.rtt_ms[b][a] < 250 for b in keys)
+    seoul, virginia = "aws/ap-northeast-2", "aws/us-east-1"
+    assert 100 < matrix.rtt_ms[seoul][virginia] < 130  # 11,100 km
+    assert matrix.rtt_ms["gcp/asia-northeast3"][seoul] == 2.0  # both in Seoul
+    table = matrix.one_way_ms_by_index()
+    assert len(table) == len(keys) + 1
+
+
+def test_catalog_rtts_cover_every_pair_of_the_local_cloud() -> None:
+    regions, _ = flavor_catalog()
+    entries = estimated_rtts(regions)
+    assert len(entries) == len(regions) * (len(regions) + 1) // 2
+    assert max(e.rtt_ms for e in entries) < 250  # no pair is farther than half the globe
