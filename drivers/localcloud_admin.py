@@ -1,6 +1,6 @@
 """Admin client of the local cloud (not a cloud driver): health, every VM over all flavors,
-fault injection, timing overrides, statistics, reset and the doctor (leaks of real VMs). Used
-by tests, demos, benchmarks and `mcis localcloud`."""
+fault injection (refusals of one action included), timing overrides, statistics, reset and the
+doctor (leaks of real VMs). Used by tests, demos, benchmarks and `mcis localcloud`."""
 
 from __future__ import annotations
 
@@ -49,7 +49,36 @@ class LocalCloudAdmin:
         }
         await self._http.call("PUT", "/admin/faults", body=body)
 
+    async def set_refusal(
+        self,
+        action: str,
+        flavor: str = "*",
+        region: str = "*",
+        *,
+        rate: float = 1.0,
+        code: str = "OperationNotPermitted",
+        seed: int | None = None,
+    ) -> None:
+        """Answer `rate` of the `action` requests ("create", "suspend", "resume", "reboot",
+        "terminate") of `flavor` in `region` with HTTP 400 `code`, a permanent error, before
+        anything happens (dice of their own with `seed`); rate 0 lifts the refusal. Refusals
+        live in the cloud's memory (a restart forgets them)."""
+        body = {
+            "action": action,
+            "flavor": flavor,
+            "region": region,
+            "rate": rate,
+            "code": code,
+            "seed": seed,
+        }
+        await self._http.call("PUT", "/admin/refusals", body=body)
+
+    async def refusals(self) -> list[dict[str, Any]]:
+        answer = await self._http.call("GET", "/admin/refusals")
+        return list(answer["refusals"])
+
     async def clear_faults(self) -> None:
+        """Drop every fault setting and refusal."""
         await self._http.call("DELETE", "/admin/faults")
 
     async def set_timings(

@@ -3,10 +3,10 @@ their metrics per flavor under /v1/{flavor}/..., the RTT matrix between regions 
 plus /admin/... for faults, timings, stats, reset and the doctor (leaks of real VMs).
 
 JSON everywhere; errors are `{"error": {"code": ..., "message": ...}}`. Every request runs in
-one database transaction. Fault injection applies to /v1/{flavor} routes only: a throttled or
-failed request changes nothing, a "lost response" commits its change and still answers 503.
-With a real backend a ticker settles every VM each SETTLE_INTERVAL_S (real VMs change while
-nobody reads them); its VMs outlive the app unless `destroy_on_exit`.
+one database transaction. Fault injection applies to /v1/{flavor} routes only: a throttled,
+failed or refused request changes nothing, a "lost response" commits its change and still
+answers 503. With a real backend a ticker settles every VM each SETTLE_INTERVAL_S (real VMs
+change while nobody reads them); its VMs outlive the app unless `destroy_on_exit`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from localcloud.engine import ACTIONS, Engine, PhantomBackend, VmBackend
 from localcloud.errors import ApiError, invalid, not_found
-from localcloud.faults import Faults
+from localcloud.faults import Faults, RefusalBody
 from localcloud.flavors import FLAVORS, Flavor, RegionInfo, price
 from localcloud.netns.cgroups import Cgroups
 from localcloud.netns.doctor import Doctor
@@ -238,6 +238,8 @@ class Api:
             ("GET", "/admin/faults", self.get_faults),
             ("PUT", "/admin/faults", self.put_faults),
             ("DELETE", "/admin/faults", self.clear_faults),
+            ("GET", "/admin/refusals", self.get_refusals),
+            ("PUT", "/admin/refusals", self.put_refusals),
             ("GET", "/admin/timings", self.get_timings),
             ("PUT", "/admin/timings", self.put_timings),
             ("DELETE", "/admin/timings", self.clear_timings),
@@ -413,7 +415,15 @@ class Api:
 
     def clear_faults(self, call: Call) -> Response:
         self.store.clear("faults")
+        self.faults.clear_refusals()
         return self.get_faults(call)
+
+    def get_refusals(self, call: Call) -> Response:
+        return _json({"refusals": self.faults.refusals()})
+
+    def put_refusals(self, call: Call) -> Response:
+        self.faults.put_refusal(call.parse(RefusalBody))
+        return self.get_refusals(call)
 
     def get_timings(self, call: Call) -> Response:
         return _json(
@@ -454,6 +464,7 @@ class Api:
     def reset(self, call: Call) -> Response:
         self.store.clear()
         self.engine.backend.restore([], wait=True)
+        self.faults.clear_refusals()
         self.faults.reset_counts()
         self.served = 0
         return _json({"ok": True})

@@ -265,6 +265,7 @@ class Engine:
             existing = self._store.vm_by_token(flavor, region, body.client_token)
             if existing is not None:
                 return self._same_request(existing, body), False
+        self._faults.refuse("create", flavor, region)
         subnet = self._check_references(flavor, region, body)
         now = self._clock()
         quota = self._faults.setting(flavor, region).quota
@@ -302,6 +303,7 @@ class Engine:
         vm = self.vm(flavor, region, vm_id)
         if vm.phase in rule.no_op_in:
             return vm
+        self._faults.refuse(action, flavor, region)
         if vm.phase not in rule.allowed_from:
             raise incorrect_state(
                 f"cannot {action} VM {vm_id}: it is {vm.phase} ({self.native(vm)})"
