@@ -184,26 +184,26 @@ def await_decision(cli: Cli, name: str, decided: int, pace: Pace, report: Report
     cli.run("status", NAMESPACE, MCIS)
 
 
-def demo_vms_at_cloud(settings: Settings) -> list[str]:
-    """The live VMs the local cloud holds for the demo's namespace."""
+def live_vms_at_cloud(settings: Settings, namespace: str) -> list[str]:
+    """The live VMs the local cloud holds for an mcis namespace."""
     url = f"{settings.localcloud_url}/admin/vms"
-    answer = httpx.get(url, params={"tag:mcis-namespace": NAMESPACE}, timeout=30, trust_env=False)
+    answer = httpx.get(url, params={"tag:mcis-namespace": namespace}, timeout=30, trust_env=False)
     answer.raise_for_status()
     return [vm["id"] for vm in answer.json() if vm["native_status"] not in GONE_NATIVE]
 
 
-async def _running_workflows(settings: Settings) -> list[str]:
+async def _running_workflows(settings: Settings, namespace: str) -> list[str]:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     return [
         w.id
         async for w in client.list_workflows('ExecutionStatus="Running"')
-        if f"/{NAMESPACE}/" in w.id
+        if f"/{namespace}/" in w.id
     ]
 
 
-def demo_workflows_running(settings: Settings) -> list[str]:
-    """Ids of the running Temporal workflows of the demo's namespace (mcis/, policy/, ...)."""
-    return asyncio.run(_running_workflows(settings))
+def workflows_running(settings: Settings, namespace: str) -> list[str]:
+    """Ids of the running Temporal workflows of an mcis namespace (mcis/, policy/, ...)."""
+    return asyncio.run(_running_workflows(settings, namespace))
 
 
 def policy_file(pace: Pace) -> str:
@@ -282,8 +282,8 @@ def scenario(env: dict[str, str], pace: Pace = NORMAL, keep: bool = False) -> Re
     report.policy_ended = view.get("ended") if ok and view else None
     print(f"    policy: {report.policy_ended or 'still running'}", flush=True)
     cli.run("ns", "delete", NAMESPACE)
-    report.left_at_cloud = demo_vms_at_cloud(settings)
-    report.running_workflows = demo_workflows_running(settings)
+    report.left_at_cloud = live_vms_at_cloud(settings, NAMESPACE)
+    report.running_workflows = workflows_running(settings, NAMESPACE)
     if not was_running:
         cli.run("stack", "down")
     report.seconds = time.monotonic() - started
