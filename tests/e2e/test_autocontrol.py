@@ -53,7 +53,7 @@ def test_policy_scales_out_once_across_a_worker_kill_then_back_in(
         status = real.json("status", "real", "auto")
         assert decision["action"]["kind"] == "ScaleOut"
         assert decision["outcome"].startswith("done: added 1 VMs"), decision
-        assert [op["kind"] for op in status["operations"]] == ["scale-out"]
+        assert [op["kind"] for op in status["operations"]] == ["create", "scale-out"]
         assert status["counts"] == {"Running": 3}
         assert len(real.cloud_vms(status["uid"])) == 3
         # condition over 2 samples + at most two more intervals (sampling lag, CLI polling)
