@@ -20,6 +20,7 @@ from activities.observation import (
     observe_listed,
     observed_change,
 )
+from drivers.base import CloudDriver
 from models.catalog import catalog_id, split_catalog_id
 from models.cloud import CloudVm, VmCreateRequest
 from models.naming import (
@@ -114,6 +115,19 @@ class VmActivities:
                         observe_listed(vm, by_id.get(vm.csp_id or ""), inp.action, at)
                         for vm in watched
                     ]
+                    if inp.action is TargetAction.TERMINATE:
+                        # A deleted GCE or Azure VM leaves the listing: for one young enough
+                        # that the listing may lag, a direct read says whether it is gone
+                        # instead of the grace window running out.
+                        unlisted = {
+                            vm.name
+                            for vm in watched
+                            if vm.csp_id not in by_id and listing_may_lag(vm, at)
+                        }
+                        now = [
+                            await self._read_directly(driver, vm) if vm.name in unlisted else seen
+                            for vm, seen in zip(watched, now, strict=True)
+                        ]
                     changed = [
                         a for b, a in zip(watched, now, strict=True) if observed_change(b, a)
                     ]
@@ -127,6 +141,12 @@ class VmActivities:
                 if time.monotonic() >= deadline:
                     return []
                 await asyncio.sleep(inp.poll_interval_s)
+
+    async def _read_directly(self, driver: CloudDriver, vm: VmRecord) -> VmRecord:
+        """A VM being terminated, as a direct read of it shows it (None: it is gone)."""
+        assert vm.csp_id is not None
+        direct = await self._deps.read(vm.provider, partial(driver.get_vm, vm.region, vm.csp_id))
+        return apply_observation(vm, direct, TargetAction.TERMINATE)
 
     @activity.defn(name="reconcile_vms")
     async def reconcile_vms(self, inp: ReconcileInput) -> ReconcileResult:

@@ -177,13 +177,6 @@ def restart_worker(e2e: E2E) -> None:
     e2e.stack.start_component("worker")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: terminating a gcp or azure VM within 60 s of its create waits until 60 s after "
-    "the create: their terminated VMs leave the region's listing, and observe_listed takes a VM "
-    "missing from the listing within LISTING_GRACE_S for listing lag (keeps it Terminating) "
-    "instead of reading it directly (activities/observation.py)",
-)
 def test_a_gcp_vm_deleted_right_after_its_create_is_gone_at_once(e2e: E2E) -> None:
     e2e.ok("ns", "create", "young")
     e2e.json("create", "young", "web", *groups_for(e2e, {"gcp": 1}))

@@ -107,23 +107,24 @@ async def temporal_client(stack: E2E) -> Client:
     )
 
 
-def workflow_runs(stack: E2E) -> set[tuple[str, str]]:
-    """(workflow id, run id) of every workflow the stack's Temporal ever started."""
+def workflow_ids(stack: E2E) -> set[str]:
+    """The id of every workflow the stack's Temporal ever started (a run continued as new, as
+    an MCIS does after every operation, is the same workflow)."""
 
-    async def runs() -> set[tuple[str, str]]:
+    async def ids() -> set[str]:
         client = await temporal_client(stack)
-        return {(w.id, w.run_id) async for w in client.list_workflows()}
+        return {w.id async for w in client.list_workflows()}
 
-    return asyncio.run(runs())
+    return asyncio.run(ids())
 
 
-def settled_workflow_runs(stack: E2E, seconds: float = 1.0) -> set[tuple[str, str]]:
-    """The runs once visibility (updated asynchronously) has caught up: listed until two
+def settled_workflow_ids(stack: E2E, seconds: float = 1.0) -> set[str]:
+    """The workflows once visibility (updated asynchronously) has caught up: listed until two
     listings `seconds` apart agree."""
-    before = workflow_runs(stack)
+    before = workflow_ids(stack)
     for _ in range(30):
         time.sleep(seconds)
-        after = workflow_runs(stack)
+        after = workflow_ids(stack)
         if after == before:
             return after
         before = after

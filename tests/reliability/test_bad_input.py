@@ -46,7 +46,7 @@ from tests.reliability.private_cli import (
     Outcome,
     private_stack,
     run_in_process,
-    settled_workflow_runs,
+    settled_workflow_ids,
 )
 from workflows.mcir import ResourceWorkflowInput
 
@@ -533,7 +533,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 @dataclass(repr=False)
 class Baseline:
-    runs: set[tuple[str, str]]
+    workflows: set[str]
     state: dict[str, Any]
 
 
@@ -552,7 +552,7 @@ def state_of(stack: E2E) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def baseline(world: World) -> Baseline:
-    return Baseline(settled_workflow_runs(world.stack), state_of(world.stack))
+    return Baseline(settled_workflow_ids(world.stack), state_of(world.stack))
 
 
 @pytest.mark.e2e
@@ -595,7 +595,7 @@ def test_the_same_through_the_real_command(world: World) -> None:
 def test_nothing_started_or_changed(world: World, baseline: Baseline) -> None:
     """Runs last in this module: the Temporal server saw no new workflow, and the store, the
     cloud and the credentials file are as they were."""
-    assert settled_workflow_runs(world.stack) == baseline.runs
+    assert settled_workflow_ids(world.stack) == baseline.workflows
     assert state_of(world.stack) == baseline.state
 
 

@@ -101,3 +101,21 @@ async def test_reconcile_reads_a_new_vm_the_listing_lags_instead_of_reporting_it
     result = await ActivityEnvironment().run(vms.reconcile_vms, job)
     assert (result.missing, result.adopted) == ([], [])
     assert [(v.name, v.status) for v in result.observed] == [(vm.name, VmStatus.RUNNING)]
+
+
+async def test_a_young_vm_terminated_and_left_out_of_the_listing_is_read_directly(
+    vms: VmActivities, driver: LaggingDriver
+) -> None:
+    """A deleted GCE or Azure VM leaves its region's listing at once: a VM terminated within the
+    grace window of its create is read directly, gone at once rather than a minute later."""
+    vm = await created(vms, driver)
+    env = ActivityEnvironment()
+    driver.hidden.clear()
+    [running] = await env.run(vms.observe_vms, observe(vm))
+    assert running.csp_id is not None
+    await driver.terminate_vm(REGION, running.csp_id)
+    terminating = running.model_copy(update={"status": VmStatus.TERMINATING})
+    driver.hidden.add(running.csp_id)  # the listing no longer shows it
+    watch = observe(terminating).model_copy(update={"action": TargetAction.TERMINATE})
+    [gone] = await env.run(vms.observe_vms, watch)
+    assert gone.status is VmStatus.TERMINATED
