@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from drivers.errors import QuotaExceededError, TransientCloudError
+from drivers.errors import PermanentCloudError, QuotaExceededError, TransientCloudError
 from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
@@ -24,6 +24,7 @@ NATIVE = {
     "aws": {
         "booting": "pending",
         "running": "running",
+        "stopping": "stopping",
         "stopped": "stopped",
         "terminating": "shutting-down",
         "terminated": "terminated",
@@ -32,12 +33,28 @@ NATIVE = {
     "gcp": {
         "booting": "PROVISIONING",
         "running": "RUNNING",
+        "stopping": "STOPPING",
         "stopped": "TERMINATED",
         "terminating": "STOPPING",
         "terminated": GONE,
         "failed": "TERMINATED",
     },
 }
+
+
+@dataclass(frozen=True)
+class CreateCall:
+    """One create_vm call as the cloud saw it: the token, the VM it named, and the VM that
+    answered (`csp_id`, "" when the call was refused); `found` is the phase of an existing VM
+    the token matched (None: a new VM was made or none was)."""
+
+    client_token: str
+    name: str
+    csp_id: str
+    found: str | None
+
+
+TERMINATE_REFUSED = "OperationNotPermitted"  # code of an injected terminate failure
 
 
 @dataclass
@@ -56,6 +73,10 @@ class FakeCloud:
     groups: dict[str, CloudSecurityGroup] = field(default_factory=dict)
     keys: dict[str, CloudKeyPair] = field(default_factory=dict)
     create_calls: int = 0
+    create_log: list[CreateCall] = field(default_factory=list)  # every create_vm call, in order
+    fail_terminate_ids: set[str] = field(default_factory=set)  # terminates of these always fail
+    fail_terminates: int = 0  # the next n terminate calls fail (then terminates work again)
+    terminate_calls: int = 0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     phase: dict[str, str] = field(default_factory=dict)
@@ -157,8 +178,12 @@ class FakeDriver:
         cloud.create_calls += 1
         for csp_id, vm in cloud.vms.items():
             if vm.client_token == request.client_token:
+                cloud.create_log.append(
+                    CreateCall(request.client_token, request.name, csp_id, cloud.phase[csp_id])
+                )
                 return self._view(csp_id)
         if cloud.quota is not None and len(cloud.live_vms()) >= cloud.quota:
+            cloud.create_log.append(CreateCall(request.client_token, request.name, "", None))
             raise QuotaExceededError(f"quota of {cloud.quota} VMs reached in {region}")
         csp_id = f"i-{next(cloud.ids)}"
         cloud.vms[csp_id] = CloudVm(
@@ -174,6 +199,7 @@ class FakeDriver:
         )
         cloud.phase[csp_id] = "booting"
         cloud.polls[csp_id] = 0
+        cloud.create_log.append(CreateCall(request.client_token, request.name, csp_id, None))
         if cloud.transient_every and cloud.create_calls % cloud.transient_every == 0:
             raise TransientCloudError("response lost after the VM was created")
         return self._view(csp_id)
@@ -234,6 +260,15 @@ class FakeDriver:
         return await self._set(csp_id, "running")
 
     async def terminate_vm(self, region: str, csp_id: str) -> None:
+        cloud = self._cloud
+        cloud.terminate_calls += 1
+        failing = csp_id in cloud.fail_terminate_ids or cloud.fail_terminates > 0
+        if failing:
+            if csp_id not in cloud.fail_terminate_ids:
+                cloud.fail_terminates -= 1
+            raise PermanentCloudError(
+                f"terminate of {csp_id} refused by the cloud", code=TERMINATE_REFUSED
+            )
         if self._cloud.phase.get(csp_id) not in (None, "terminated"):
             await self._set(csp_id, "terminating")
 

@@ -69,13 +69,21 @@ async def operate(handle: Handle, **fields: object) -> tuple[OperationRecord, Mc
     accepted = await handle.execute_update(
         McisWorkflow.operate, OperationRequest.model_validate(fields)
     )
-    for _ in range(500):
+    return await finished(handle, accepted.id)
+
+
+async def finished(
+    handle: Handle, operation_id: int, timeout_s: float = 30.0
+) -> tuple[OperationRecord, McisView]:
+    """Poll the status query until operation `operation_id` has ended; its record and the view."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
         view = await status(handle)
-        done = [op for op in view.operations if op.id == accepted.id]
+        done = [op for op in view.operations if op.id == operation_id]
         if done:
             return done[0], view
         await asyncio.sleep(0.02)
-    raise AssertionError(f"operation {accepted.id} did not finish")
+    raise AssertionError(f"operation {operation_id} did not finish in {timeout_s:.0f}s")
 
 
 def store_ssh_key(h: Harness, private_key: str) -> None:
