@@ -595,6 +595,8 @@ class McisWorkflow:
         names = [vm.name for vm in added]
         await self._create_vms(names)
         failed = [n for n in names if self._vms[n].status is VmStatus.FAILED]
+        if failed:
+            message += f"; {len(failed)} failed ({', '.join(failed[:5])}): see their errors"
         return message, {"added": names, "failed": failed}
 
     async def _remove(self, names: list[str], what: str) -> tuple[str, dict[str, list[str]]]:

@@ -63,6 +63,19 @@ async def test_scale_out_in_out_creates_a_new_vm_each_time(harness: Harness) -> 
         assert sorted(serials) == [1, 2]
 
 
+async def test_a_scale_out_whose_vm_fails_says_so(harness: Harness) -> None:
+    harness.cloud.fail_names = {"ns-grow-g-aws-2"}
+    async with harness.worker():
+        handle = await start(harness, request("grow", {"aws": 1}))
+        await created(handle)
+        record, view = await operate(handle, kind="scale-out", group="g-aws", count=2)
+        assert record.report == {"added": ["g-aws-2", "g-aws-3"], "failed": ["g-aws-2"]}
+        assert record.message == (
+            "added 2 VMs to group g-aws; 1 failed (g-aws-2): see their errors"
+        )
+        assert view.counts == {S.RUNNING: 2, S.FAILED: 1}
+
+
 async def test_refine_replacements_get_fresh_tokens(harness: Harness) -> None:
     harness.cloud.fail_names = {"ns-refine-g-aws-2"}
     async with harness.worker():
