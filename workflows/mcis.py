@@ -75,6 +75,7 @@ CANCELLED_BY_DELETE = "cancelled by delete --force"
 PATCH_VM_SERIALS = "vm-serials"  # tokens from a per-MCIS serial, not from names
 PATCH_FAILURES_REPORTED = "operation-failures-reported"  # a failed operation never ends the run
 PATCH_CONTINUE_PER_OPERATION = "continue-as-new-per-operation"
+PATCH_CONTINUE_AFTER_CREATE = "continue-as-new-after-create"
 PATCH_VMS_KEPT_UNTIL_GONE = "vms-kept-until-gone"  # terminate failures keep the VM recorded
 PATCH_FORCE_CANCELS = "force-delete-cancels"  # delete --force cancels the operation in flight
 
@@ -138,6 +139,8 @@ class McisWorkflow:
                 for vm in plan_vms(self._namespace, inp.request, self._token_scope(), first)
             }
             await self._create()
+            if workflow.patched(PATCH_CONTINUE_AFTER_CREATE):
+                await self._continue_unless_waited_for(inp)
         while True:
             await workflow.wait_condition(
                 lambda: (
@@ -156,11 +159,17 @@ class McisWorkflow:
                 if await self._delete_mcis(self._delete):
                     return self.status()
                 continue
-            # Nothing waits: a new run carries the state, so no run replays more than one
-            # operation (and no history grows over the years).
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            if not self._queue and self._delete is None:
-                workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
+            await self._continue_unless_waited_for(inp)
+
+    async def _continue_unless_waited_for(self, inp: McisWorkflowInput) -> None:
+        """Continue as new unless an operation or the delete waits: a new run carries the
+        state, so no run replays more than one operation (no history grows over the years),
+        and an Update reaching the new run is validated against the state restored in
+        `__init__`. (Within one run, a worker rebuilding it from history may apply an Update
+        together with, and before, the last activity result of the task before it.)"""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if not self._queue and self._delete is None:
+            workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
 
     # --- queries and updates ------------------------------------------------------------------
 

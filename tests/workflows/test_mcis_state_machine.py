@@ -36,7 +36,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -547,14 +546,6 @@ async def test_random_operations_faults_and_restarts_keep_the_mcis_consistent(
     await asyncio.to_thread(run_state_machine_as_test, OnThisLoop, settings=run)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=WorkflowUpdateFailedError,
-    reason="McisWorkflow: a worker that rebuilds the run from history (after a restart) runs "
-    "an update's validator before the last activity result is applied (the SDK applies updates "
-    "before activity resolutions of one activation): an operation right after the create ends "
-    "is refused 'busy: creating in flight' though nothing is in flight",
-)
 async def test_an_operation_after_create_is_accepted_by_a_worker_rebuilding_the_run(
     harness: Harness,
 ) -> None:
