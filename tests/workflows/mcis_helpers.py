@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from models.lifecycle import OperationRecord
@@ -64,11 +64,37 @@ async def created(handle: WorkflowHandle[McisWorkflow, McisView]) -> McisView:
     raise AssertionError("creation did not end")
 
 
+async def request_operation(handle: Handle, request: OperationRequest) -> OperationRecord:
+    """The `operate` Update. The time-skipping test server can drop an Update that meets the
+    end of a run continuing as new, as it drops queries: sent again under the same update id
+    (Temporal runs an Update id once) until it is answered."""
+    update_id = str(uuid.uuid4())
+    for _ in range(30):
+        try:
+            return await handle.execute_update(
+                McisWorkflow.operate, request, id=update_id, rpc_timeout=timedelta(seconds=2)
+            )
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{request.kind.value} was never answered")
+
+
+async def request_delete(handle: Handle, force: bool = False) -> McisView:
+    """The `delete` Update, sent again like `request_operation` until it is answered."""
+    update_id = str(uuid.uuid4())
+    for _ in range(30):
+        try:
+            return await handle.execute_update(
+                McisWorkflow.delete, force, id=update_id, rpc_timeout=timedelta(seconds=2)
+            )
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            await asyncio.sleep(0.05)
+    raise AssertionError("delete was never answered")
+
+
 async def operate(handle: Handle, **fields: object) -> tuple[OperationRecord, McisView]:
     """Send an operation and wait until it has finished; the record as it ended, and the view."""
-    accepted = await handle.execute_update(
-        McisWorkflow.operate, OperationRequest.model_validate(fields)
-    )
+    accepted = await request_operation(handle, OperationRequest.model_validate(fields))
     return await finished(handle, accepted.id)
 
 
