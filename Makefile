@@ -38,11 +38,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.create_mcis --vms 1000 --regions 10 --boot 5
 	$(BIN)/python -m bench.lifecycle --vms 200 --regions 10 --transition 5
 	$(BIN)/python -m bench.recommend
+	$(BIN)/python -m bench.policy_sample --vms 1000 --regions 10
 	$(BIN)/python -m bench.ssh_fanout --vms 50
 	$(BIN)/python -m bench.chaos --quick
 
 chaos: $(STAMP)
-	$(BIN)/python -m bench.chaos --runs 10
+	$(BIN)/python -m bench.chaos --runs 3
 
 reliability: $(STAMP)
 	$(BIN)/pytest -q tests/reliability $(PYTEST_ARGS)
