@@ -54,14 +54,18 @@ async def status(handle: Handle) -> McisView:
     raise AssertionError("the status query was never answered")
 
 
-async def created(handle: WorkflowHandle[McisWorkflow, McisView]) -> McisView:
+async def created(handle: Handle, timeout_s: float = 30.0) -> McisView:
     """Poll the status query until creation has ended."""
-    for _ in range(500):
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
         view = await status(handle)
         if view.phase != "creating":
             return view
         await asyncio.sleep(0.02)
-    raise AssertionError("creation did not end")
+    view = await status(handle)
+    raise AssertionError(
+        f"creation did not end in {timeout_s:.0f}s: {view.display}, {view.operation}"
+    )
 
 
 async def request_operation(handle: Handle, request: OperationRequest) -> OperationRecord:

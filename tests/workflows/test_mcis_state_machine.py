@@ -15,15 +15,15 @@ every step what a user relies on:
 
 Hypothesis state machines are synchronous and the Temporal client is bound to pytest-asyncio's
 session loop: the machine runs in a thread of its own and hands every call to that loop.
-`MCIS_STATE_MACHINE_EXAMPLES` (default 25) and `MCIS_STATE_MACHINE_STEPS` (default 15) set the
+`MCIS_STATE_MACHINE_EXAMPLES` (default 15) and `MCIS_STATE_MACHINE_STEPS` (default 15) set the
 size of a run: raise them for a longer hunt.
 
 Worker restarts (between operations, and right after an operation or the create was accepted)
-run only with `MCIS_STATE_MACHINE_RESTARTS=1`: a restarted `Harness.worker` never receives the
-tasks left on its predecessor's sticky queue on the time-skipping server, so restarts use
-cache-less workers, which replay every run from history, and those meet the bug that the xfail
-test at the end pins down (an operation after the create is refused as busy). Turn them on by
-default once it is fixed."""
+are drawn unless `MCIS_STATE_MACHINE_RESTARTS=0`: a restarted `Harness.worker` never receives
+the tasks left on its predecessor's sticky queue on the time-skipping server, so every worker
+here is cache-less and replays the run from history at each task, as the first task after a
+restart does (the test at the end pins down the bug this found: an operation right after the
+create refused as busy)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ from workflows.registry import ALL_WORKFLOWS, workflow_runner
 T = TypeVar("T")
 S = VmStatus
 
-EXAMPLES = int(os.environ.get("MCIS_STATE_MACHINE_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("MCIS_STATE_MACHINE_EXAMPLES", "15"))
 STEPS = int(os.environ.get("MCIS_STATE_MACHINE_STEPS", "15"))
 CALL_TIMEOUT_S = 120.0  # one step's calls on the loop; a hang fails the example, not the run
 
@@ -86,7 +86,7 @@ CLOUD_PHASE_OF = {S.RUNNING: "running", S.SUSPENDED: "stopped", S.TERMINATED: "t
 NEW_GROUPS = ("extra", "more")
 UNKNOWN_VM = "nope-1"
 PICK = st.integers(0, 7)  # an index into what exists now (drawn the same way whatever exists)
-RESTARTS = os.environ.get("MCIS_STATE_MACHINE_RESTARTS", "") == "1"
+RESTARTS = os.environ.get("MCIS_STATE_MACHINE_RESTARTS", "1") == "1"
 RESTART = st.sampled_from([False, False, False, True]) if RESTARTS else st.just(False)
 
 
