@@ -75,6 +75,32 @@ def temporal_cli(e2e: E2E, *args: str) -> str:
     return done.stdout
 
 
+def all_runs_history(e2e: E2E, workflow_id: str) -> str:
+    """The decoded histories of every run of a workflow (an MCIS continues as new after its
+    create and after every operation), one after the other."""
+    runs = json.loads(
+        temporal_cli(
+            e2e, "workflow", "list", "--query", f'WorkflowId="{workflow_id}"', "--output", "json"
+        )
+    )
+    return "\n".join(
+        decoded_history(
+            temporal_cli(
+                e2e,
+                "workflow",
+                "show",
+                "--workflow-id",
+                workflow_id,
+                "--run-id",
+                run["execution"]["runId"],
+                "--output",
+                "json",
+            )
+        )
+        for run in runs
+    )
+
+
 def decoded_history(raw: str) -> str:
     """The history JSON with every payload's base64 data decoded, so a scan sees plain text."""
     texts: list[str] = []
@@ -104,9 +130,7 @@ def test_20_vm_dynamic_mcis_runs_and_delete_leaves_nothing(e2e: E2E, namespace: 
         e2e, "workflow", "list", "--query", 'McisNamespace="e2e" AND McisStatus="Running"'
     )
     assert "mcis/e2e/web" in found
-    history = decoded_history(
-        temporal_cli(e2e, "workflow", "show", "--workflow-id", "mcis/e2e/web", "--output", "json")
-    )
+    history = all_runs_history(e2e, "mcis/e2e/web")
     assert '"secret_ref":"ssh_key/e2e/shared-aws-' in history  # payloads were decoded
     store = Store.from_settings(e2e.settings)
     for key in store.list_resources("e2e", ResourceKind.SSH_KEY):
