@@ -87,17 +87,26 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
 
 
 def history(e2e: E2E, workflow_id: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [
-            *(venv_binary("temporal"), "workflow", "show", "--workflow-id", workflow_id),
-            *("--output", "json", "--address", e2e.settings.temporal_address),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    events: list[dict[str, Any]] = json.loads(done.stdout)["events"]
+    """The events of the workflow's first run: the MCIS's create (it continues as new after)."""
+
+    def temporal(*args: str) -> Any:
+        done = subprocess.run(
+            [
+                *(venv_binary("temporal"), "workflow", *args),
+                *("--output", "json", "--address", e2e.settings.temporal_address),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(done.stdout)
+
+    runs = temporal("list", "--query", f'WorkflowId="{workflow_id}"')
+    first = min(runs, key=lambda run: str(run["startTime"]))["execution"]["runId"]
+    events: list[dict[str, Any]] = temporal(
+        "show", "--workflow-id", workflow_id, "--run-id", first
+    )["events"]
     return events
 
 
