@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
@@ -68,32 +69,31 @@ async def created(handle: Handle, timeout_s: float = 30.0) -> McisView:
     )
 
 
-async def request_operation(handle: Handle, request: OperationRequest) -> OperationRecord:
-    """The `operate` Update. The time-skipping test server can drop an Update that meets the
-    end of a run continuing as new, as it drops queries: sent again under the same update id
-    (Temporal runs an Update id once) until it is answered."""
+async def answered(handle: Handle, update: Any, arg: Any) -> Any:
+    """Run an Update of the MCIS. The time-skipping test server can drop an Update that meets
+    the end of a run continuing as new, as it drops queries: sent again under the same update
+    id (Temporal runs an Update id once) until it is answered."""
     update_id = str(uuid.uuid4())
     for _ in range(30):
         try:
             return await handle.execute_update(
-                McisWorkflow.operate, request, id=update_id, rpc_timeout=timedelta(seconds=2)
+                update, arg, id=update_id, rpc_timeout=timedelta(seconds=2)
             )
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
             await asyncio.sleep(0.05)
-    raise AssertionError(f"{request.kind.value} was never answered")
+    raise AssertionError(f"{update.__name__} was never answered")
+
+
+async def request_operation(handle: Handle, request: OperationRequest) -> OperationRecord:
+    """The `operate` Update, sent until answered."""
+    record: OperationRecord = await answered(handle, McisWorkflow.operate, request)
+    return record
 
 
 async def request_delete(handle: Handle, force: bool = False) -> McisView:
-    """The `delete` Update, sent again like `request_operation` until it is answered."""
-    update_id = str(uuid.uuid4())
-    for _ in range(30):
-        try:
-            return await handle.execute_update(
-                McisWorkflow.delete, force, id=update_id, rpc_timeout=timedelta(seconds=2)
-            )
-        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            await asyncio.sleep(0.05)
-    raise AssertionError("delete was never answered")
+    """The `delete` Update, sent until answered."""
+    view: McisView = await answered(handle, McisWorkflow.delete, force)
+    return view
 
 
 async def operate(handle: Handle, **fields: object) -> tuple[OperationRecord, McisView]:
