@@ -34,14 +34,14 @@ def request(name: str, counts: dict[str, int], policy: str = "continue") -> Mcis
 async def start(h: Harness, req: McisRequest) -> WorkflowHandle[McisWorkflow, McisView]:
     if h.store.get_namespace("ns") is None:
         h.store.create_namespace(NamespaceRecord(name="ns"))
-    started = await h.client.start_workflow(
+    # The handle is not pinned to the first run: queries and Updates reach the latest run of
+    # an MCIS that continued as new.
+    return await h.client.start_workflow(
         McisWorkflow.run,
         McisWorkflowInput(namespace="ns", request=req, limits=FAST),
         id=mcis_workflow_id("ns", f"{req.name}-{uuid.uuid4().hex[:6]}"),
         task_queue=h.task_queue,
     )
-    # The MCIS continues as new after every operation: follow its latest run, as the CLI does.
-    return h.client.get_workflow_handle_for(McisWorkflow.run, started.id)
 
 
 async def status(handle: Handle) -> McisView:

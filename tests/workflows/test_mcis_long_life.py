@@ -231,7 +231,7 @@ async def test_an_mcis_whose_workflow_is_gone_is_rebuilt_from_the_store_and_dele
         record = harness.store.get_mcis("ns", "lost")
         assert record is not None
         vms = harness.store.list_vms("ns", "lost")
-        started = await harness.client.start_workflow(
+        rebuilt = await harness.client.start_workflow(
             McisWorkflow.run,
             McisWorkflowInput(
                 namespace="ns",
@@ -242,7 +242,6 @@ async def test_an_mcis_whose_workflow_is_gone_is_rebuilt_from_the_store_and_dele
             id=f"{handle.id}-rebuilt",
             task_queue=harness.task_queue,
         )
-        rebuilt = harness.client.get_workflow_handle_for(McisWorkflow.run, started.id)
         # a VM made after the rebuild never meets a token from before it
         _, view = await operate(rebuilt, kind="scale-out", group="g-aws", count=1)
         assert view.counts == {S.RUNNING: 3}
