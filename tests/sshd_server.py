@@ -47,6 +47,10 @@ class Sshd:
                     "UsePAM no",
                     "StrictModes no",
                     "UseDNS no",
+                    # Bash sources ~/.bashrc for a command sent over SSH only at shell level 1:
+                    # the host's root .bashrc (a pyenv rehash racing itself, say) must not
+                    # write into the output the tests compare.
+                    "SetEnv SHLVL=1",
                     "",
                 ]
             )
