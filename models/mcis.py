@@ -145,6 +145,9 @@ class McisView(BaseModel):
     operation: OperationRecord | None = None  # queued or running now
     operations: list[OperationRecord] = Field(default_factory=list)  # recent, oldest first
     vms: list[VmView]
+    # False when the MCIS has more VMs than one answer carries (VMS_IN_VIEW): `vms` is empty
+    # and the rows are read from the store a page at a time (Store.vm_page).
+    vms_listed: bool = True
 
     @classmethod
     def build(

@@ -293,6 +293,28 @@ class Store:
         statement = select(VmRow).where(col(VmRow.namespace) == namespace, col(VmRow.mcis) == mcis)
         return sorted(self._list(VmRecord, statement), key=_vm_order)
 
+    def vm_page(self, namespace: str, mcis: str, after: str, limit: int) -> list[VmRecord]:
+        """Up to `limit` VMs of an MCIS whose names sort after `after` ("" for the first page),
+        in name order: how a workflow or a client reads a large MCIS a page at a time."""
+        statement = (
+            select(VmRow)
+            .where(col(VmRow.namespace) == namespace, col(VmRow.mcis) == mcis)
+            .where(col(VmRow.name) > after)
+            .order_by(col(VmRow.name))
+            .limit(limit)
+        )
+        return self._list(VmRecord, statement)
+
+    def vms_named(self, namespace: str, mcis: str, names: Iterable[str]) -> list[VmRecord]:
+        """The named VMs of an MCIS that are recorded, in name order."""
+        statement = (
+            select(VmRow)
+            .where(col(VmRow.namespace) == namespace, col(VmRow.mcis) == mcis)
+            .where(col(VmRow.name).in_(list(names)))
+            .order_by(col(VmRow.name))
+        )
+        return self._list(VmRecord, statement)
+
     def delete_vms(self, namespace: str, mcis: str, names: Iterable[str]) -> None:
         """Delete the named VMs of an MCIS; names not there are ignored."""
         with self._session(write=True) as session:
