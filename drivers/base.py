@@ -1,12 +1,17 @@
 """The driver protocol every cloud implements. Every mutating call is idempotent:
 ensure_* find the resource by name before creating it, create_vm finds the VM by its client
-token, delete_* and terminate_vm of something already gone succeed."""
+token, delete_* and terminate_vm of something already gone succeed.
+
+Optional capabilities are runtime-checkable protocols a driver may also implement (callers test
+`isinstance(driver, ...)` and fall back to the per-VM calls): `MetricsSource`,
+`RegionMetricsSource`, and `BatchVmSource` (create and act on many VMs of one region per call)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from drivers.errors import CloudError
 from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
@@ -15,6 +20,7 @@ from models.cloud import (
     CloudVNet,
     FirewallRule,
     SubnetSpec,
+    VmAction,
     VmCreateRequest,
     VmMetrics,
 )
@@ -100,4 +106,31 @@ class RegionMetricsSource(Protocol):
 
     async def region_metrics(self, region: str, tags: dict[str, str]) -> dict[str, VmMetrics]:
         """The utilisation of every VM in `region` carrying every given tag, by VM id."""
+        ...
+
+
+@runtime_checkable
+class BatchVmSource(Protocol):
+    """A cloud that creates, and acts on, many VMs of one region in one call.
+
+    The batch calls keep the per-VM calls' guarantees: a create finds a VM by its client token
+    (a batch repeated after a crash returns the same VMs, never new ones), and terminating a VM
+    already gone is not an error. One VM refused does not fail the others: its slot of the
+    result holds the `CloudError` (the same subclass the per-VM call would raise). Only a
+    failure of the call as a whole (unreachable, throttled, a 5xx, a malformed batch) raises."""
+
+    async def create_vms(
+        self, region: str, requests: Sequence[VmCreateRequest]
+    ) -> list[CloudVm | CloudError]:
+        """Per request, in order: its VM (created now, or the one its client token already
+        made), or the CloudError that refused this VM alone. A failure of the whole call raises
+        (as create_vm does)."""
+        ...
+
+    async def act_on_vms(
+        self, region: str, action: VmAction, csp_ids: Sequence[str]
+    ) -> list[CloudVm | CloudError | None]:
+        """Per id, in order: the VM after the action was accepted (for terminate: as a read
+        right after, None when the cloud no longer knows it), or the CloudError refusing it for
+        this VM alone. A failure of the whole call raises."""
         ...

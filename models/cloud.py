@@ -6,6 +6,7 @@ No secret is ever part of these models.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -70,6 +71,15 @@ class VmCreateRequest(BaseModel):
     key_name: str
     client_token: str
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class VmAction(StrEnum):
+    """An action on an existing VM, as a batch call names it (one action for many VMs)."""
+
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    REBOOT = "reboot"
+    TERMINATE = "terminate"
 
 
 class CloudVm(BaseModel):
