@@ -10,11 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from models.catalog import split_catalog_id
 from models.lifecycle import OperationRecord
 from models.naming import check_name
+from models.records import VmRecord
 from models.status import McisStatus, VmStatus
 
-MAX_VMS_PER_GROUP = 1000
-MAX_VMS_PER_MCIS = 5000
+MAX_VMS_PER_MCIS = 10_000
+MAX_VMS_PER_GROUP = MAX_VMS_PER_MCIS  # one group may hold the whole MCIS
 MAX_DESCRIPTION = 1000
+VMS_IN_VIEW = 500
+"""The most VMs the status query lists (`McisView.vms`); a larger MCIS answers with its counts,
+and clients read the VM rows from the store a page at a time (`vms_listed` False)."""
 
 
 class PartialFailurePolicy(StrEnum):
@@ -123,6 +127,24 @@ class VmView(BaseModel):
     private_ip: str | None = None
     csp_id: str | None = None
     error: str | None = None
+
+    @classmethod
+    def of(cls, vm: VmRecord) -> VmView:
+        """The view of a VM's record (the workflow's state or the store's row)."""
+        return cls(
+            id=vm.name,
+            group=vm.group,
+            status=vm.status,
+            native_status=vm.native_status,
+            provider=vm.provider,
+            region=vm.region,
+            spec=vm.spec,
+            image=vm.image,
+            public_ip=vm.public_ip,
+            private_ip=vm.private_ip,
+            csp_id=vm.csp_id,
+            error=vm.error,
+        )
 
 
 class McisView(BaseModel):

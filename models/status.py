@@ -60,6 +60,9 @@ TARGET_OF_ACTION: dict[TargetAction, TargetStatus] = {
     TargetAction.NONE: TargetStatus.NONE,
 }
 
+FAILED_NAMES_SHOWN = 5
+"""How many failed VMs the one-line status names."""
+
 # Ties between equally frequent statuses go to the one that says most about what is happening.
 _TIE_ORDER: tuple[VmStatus, ...] = (
     VmStatus.CREATING,
@@ -93,10 +96,13 @@ class McisStatus(BaseModel):
 
     @property
     def display(self) -> str:
-        """Human form, e.g. `Partial-Running (7/10)`, with failed VMs named."""
+        """Human form, e.g. `Partial-Running (7/10), Failed: vm-3`, naming the first
+        FAILED_NAMES_SHOWN failed VMs (`..., and 95 more`; `failed_vms` has them all)."""
         text = f"{self.label} ({self.counts.get(self.status, 0)}/{self.total})"
         if self.failed_vms:
-            text += f", Failed: {', '.join(self.failed_vms)}"
+            named = self.failed_vms[:FAILED_NAMES_SHOWN]
+            more = len(self.failed_vms) - len(named)
+            text += f", Failed: {', '.join(named)}" + (f" and {more} more" if more else "")
         return text
 
 

@@ -67,3 +67,17 @@ def test_aggregate_is_consistent_for_any_mcis(statuses: list[VmStatus]) -> None:
         assert status.counts[status.status] == max(status.counts.values())
         assert status.partial == (len(set(statuses)) > 1)
     assert len(status.failed_vms) == statuses.count(S.FAILED)
+
+
+def test_the_one_line_status_names_five_failed_vms_and_counts_the_rest() -> None:
+    pairs = [(f"web-{i}", S.RUNNING) for i in range(100, 190)]
+    status = aggregate(pairs + [(f"web-{i}", S.FAILED) for i in range(190, 202)])
+    assert status.display == (
+        "Partial-Running (90/102), Failed: web-190, web-191, web-192, web-193, web-194 and 7 more"
+    )
+    assert status.failed_vms == [f"web-{i}" for i in range(190, 202)]  # the list keeps them all
+
+
+def test_five_failed_vms_are_all_named() -> None:
+    status = aggregate(vms(S.RUNNING, *[S.FAILED] * 5))
+    assert status.display == "Partial-Failed (5/6), Failed: vm-2, vm-3, vm-4, vm-5, vm-6"
