@@ -1,6 +1,10 @@
 """Driver for the embedded local cloud (`python -m localcloud`): one `LocalCloudDriver` per
 flavor, all speaking HTTP to the same service. Also the HTTP plumbing the admin client shares:
 one place that turns failed calls into drivers.errors. The driver never retries.
+
+It is a `BatchVmSource`: `create_vms` and `act_on_vms` are one call each to the cloud's
+`vms:batch` and `vms:action` endpoints, whose per-VM errors become the same drivers.errors the
+per-VM calls raise (a failure of the call as a whole, throttling included, raises as any call).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from models.cloud import (
     CloudVNet,
     FirewallRule,
     SubnetSpec,
+    VmAction,
     VmCreateRequest,
     VmMetrics,
 )
@@ -46,8 +51,18 @@ def error_from_response(response: httpx.Response) -> CloudError:
         code, message = str(error["code"]), str(error["message"])
     except (ValueError, KeyError, TypeError):
         code, message = f"HTTP{status}", response.text[:200] or response.reason_phrase
+    if status != 429:
+        return cloud_error(status, code, message)
+    retry_after = float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S))
+    return cloud_error(status, code, message, retry_after)
+
+
+def cloud_error(
+    status: int, code: str, message: str, retry_after: float = DEFAULT_RETRY_AFTER_S
+) -> CloudError:
+    """The drivers.errors exception for an HTTP error status with the cloud's code and message
+    (of a whole answer, or of one VM in a batch answer)."""
     if status == 429:
-        retry_after = float(response.headers.get("Retry-After", DEFAULT_RETRY_AFTER_S))
         return ThrottledError(message, retry_after, code)
     if status >= 500:
         return TransientCloudError(message, code)
@@ -106,6 +121,42 @@ def tag_params(tags: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
 
 def cloud_vm(data: dict[str, Any]) -> CloudVm:
     return CloudVm(csp_id=data["id"], **{k: v for k, v in data.items() if k != "id"})
+
+
+def vm_body(request: VmCreateRequest) -> dict[str, Any]:
+    """The local cloud's create body of `request`."""
+    return {
+        "name": request.name,
+        "spec": request.spec,
+        "image": request.image,
+        "vnet_id": request.vnet_csp_id,
+        "subnet_id": request.subnet_csp_id,
+        "security_group_ids": request.security_group_csp_ids,
+        "key_name": request.key_name,
+        "client_token": request.client_token,
+        "tags": request.tags,
+    }
+
+
+def batch_result(item: dict[str, Any]) -> CloudVm | CloudError | None:
+    """One VM's result in a batch answer: its VM (None when the cloud no longer knows it), or
+    the error the per-VM call would have raised."""
+    error = item.get("error")
+    if error is not None:
+        return cloud_error(int(item["status"]), str(error["code"]), str(error["message"]))
+    vm = item.get("vm")
+    return None if vm is None else cloud_vm(vm)
+
+
+def batch_results(answer: Any, expected: int) -> list[CloudVm | CloudError | None]:
+    """The per-VM results of a batch answer, checked to be one per VM asked about."""
+    items = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(items, list) or len(items) != expected:
+        got = len(items) if isinstance(items, list) else "no"
+        raise TransientCloudError(
+            f"batch answer has {got} results for {expected} VMs", "MalformedAnswer"
+        )
+    return [batch_result(item) for item in items]
 
 
 class LocalCloudDriver:
@@ -207,18 +258,42 @@ class LocalCloudDriver:
         await self._http.call("DELETE", self._at(region, "keypairs", name), missing_ok=True)
 
     async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
-        body = {
-            "name": request.name,
-            "spec": request.spec,
-            "image": request.image,
-            "vnet_id": request.vnet_csp_id,
-            "subnet_id": request.subnet_csp_id,
-            "security_group_ids": request.security_group_csp_ids,
-            "key_name": request.key_name,
-            "client_token": request.client_token,
-            "tags": request.tags,
-        }
+        body = vm_body(request)
         return cloud_vm(await self._http.call("POST", self._at(region, "vms"), body=body))
+
+    async def create_vms(
+        self, region: str, requests: Sequence[VmCreateRequest]
+    ) -> list[CloudVm | CloudError]:
+        """Per request, in order: its VM (created now, or the one its client token already
+        made), or the CloudError that refused this VM alone. A failure of the whole call raises
+        (as create_vm does)."""
+        if not requests:
+            return []
+        body = {"vms": [vm_body(request) for request in requests]}
+        answer = await self._http.call("POST", self._at(region) + "/vms:batch", body=body)
+        results: list[CloudVm | CloudError] = []
+        for result in batch_results(answer, len(requests)):
+            if result is None:  # the cloud answers a VM for every create it accepts
+                raise TransientCloudError("batch create answered no VM", "MalformedAnswer")
+            results.append(result)
+        return results
+
+    async def act_on_vms(
+        self, region: str, action: VmAction, csp_ids: Sequence[str]
+    ) -> list[CloudVm | CloudError | None]:
+        """Per id, in order: the VM after the action was accepted (for terminate: as a read
+        right after, None when the cloud no longer knows it), or the CloudError refusing it for
+        this VM alone. A failure of the whole call raises. As `terminate_vm`, a terminate of a
+        VM the cloud no longer knows (NotFound) is None, not an error."""
+        if not csp_ids:
+            return []
+        action = VmAction(action)
+        body = {"action": action.value, "ids": list(csp_ids)}
+        answer = await self._http.call("POST", self._at(region) + "/vms:action", body=body)
+        results = batch_results(answer, len(csp_ids))
+        if action is VmAction.TERMINATE:
+            return [None if isinstance(r, NotFoundError) else r for r in results]
+        return results
 
     async def get_vm(self, region: str, csp_id: str) -> CloudVm | None:
         vm = await self._http.call("GET", self._at(region, "vms", csp_id), missing_ok=True)

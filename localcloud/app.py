@@ -7,6 +7,16 @@ one database transaction. Fault injection applies to /v1/{flavor} routes only: a
 failed or refused request changes nothing, a "lost response" commits its change and still
 answers 503. With a real backend a ticker settles every VM each SETTLE_INTERVAL_S (real VMs
 change while nobody reads them); its VMs outlive the app unless `destroy_on_exit`.
+
+Batches of one region: `POST .../vms:batch` takes `{"vms": [create body, ...]}` and
+`POST .../vms:action` takes `{"action": "suspend"|"resume"|"reboot"|"terminate", "ids": [...]}`
+(at most MAX_BATCH each); both answer 200 with `{"results": [...]}`, one per VM in order: the
+VM as `{"status": 201|200|202, "vm": {...}}` with the status the per-VM call would answer
+(`"vm": null` for a VM terminated now that its cloud no longer knows), or the error the per-VM
+call would answer, for that VM alone, as `{"status": 4xx, "error": {"code": ..., "message":
+...}}`. Injected faults and throttling decide the fate of a batch request as a whole, as of any
+other request (a lost response commits the whole batch); refusals and boot failures roll their
+dice per VM, as the per-VM calls do.
 """
 
 from __future__ import annotations
@@ -46,6 +56,8 @@ from localcloud.schemas import (
     SecurityGroupBody,
     SimulatedLoadBody,
     TimingBody,
+    VmActionBody,
+    VmBatchBody,
     VmBody,
     VnetBody,
 )
@@ -149,6 +161,19 @@ def _resource(item: Vnet | SecurityGroup | KeyPair, **own: Any) -> Json:
     }
 
 
+def _error(error: ApiError) -> Json:
+    """One VM's error in a batch answer."""
+    return {"status": error.status, "error": {"code": error.code, "message": error.message}}
+
+
+def _vm_body(item: dict[str, Any]) -> VmBody | ApiError:
+    """One create body of a batch, or the InvalidParameter it is."""
+    try:
+        return VmBody.model_validate(item)
+    except ValidationError as exc:
+        return invalid(_describe(exc))
+
+
 def _vnet(vnet: Vnet) -> Json:
     return _resource(vnet, cidr=vnet.cidr, subnets=vnet.subnets)
 
@@ -220,6 +245,8 @@ class Api:
             ("GET", f"{region}/keypairs", self.list_key_pairs),
             ("DELETE", f"{region}/keypairs/{{name}}", self.delete_key_pair),
             ("POST", f"{region}/vms", self.create_vm),
+            ("POST", f"{region}/vms:batch", self.create_vms),
+            ("POST", f"{region}/vms:action", self.act_on_vms),
             ("GET", f"{region}/vms", self.list_vms),
             ("GET", f"{region}/vms/{{vm_id}}", self.get_vm),
             ("GET", f"{region}/vms/{{vm_id}}/metrics", self.vm_metrics),
@@ -371,6 +398,36 @@ class Api:
     def create_vm(self, call: Call) -> Response:
         vm, new = self.engine.create_vm(call.flavor, call.region, call.parse(VmBody))
         return _created(self._vm(vm), new)
+
+    def create_vms(self, call: Call) -> Response:
+        """Each body as `create_vm` would take it, in one transaction (see the module doc)."""
+        bodies = [_vm_body(item) for item in call.parse(VmBatchBody).vms]
+        valid = [body for body in bodies if isinstance(body, VmBody)]
+        made = iter(self.engine.create_vms(call.flavor, call.region, valid))
+        results: list[Json] = []
+        for body in bodies:
+            outcome = body if isinstance(body, ApiError) else next(made)
+            if isinstance(outcome, ApiError):
+                results.append(_error(outcome))
+            else:
+                vm, new = outcome
+                results.append({"status": 201 if new else 200, "vm": self._vm(vm)})
+        return _json({"results": results})
+
+    def act_on_vms(self, call: Call) -> Response:
+        """One action on each id as `act` would take it, in one transaction."""
+        body = call.parse(VmActionBody)
+        done = self.engine.act_on_vms(call.flavor, call.region, body.action, body.ids)
+        return _json(
+            {
+                "results": [
+                    _error(vm)
+                    if isinstance(vm, ApiError)
+                    else {"status": 202, "vm": None if vm is None else self._vm(vm)}
+                    for vm in done
+                ]
+            }
+        )
 
     def list_vms(self, call: Call) -> Response:
         vms = self.engine.vms(call.tags, flavor=call.flavor, region=call.region)

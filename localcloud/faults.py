@@ -106,8 +106,10 @@ class Faults:
             raise unavailable(f"injected error on {flavor} {region or ANY}")
         return False
 
-    def boot_fails(self, flavor: str, region: str) -> bool:
-        return self._rng.random() < self.setting(flavor, region).boot_failure_rate
+    def boot_fails(self, flavor: str, region: str, setting: FaultSetting | None = None) -> bool:
+        """The boot failure dice of one VM (`setting`: the one of (flavor, region), if read)."""
+        setting = setting or self.setting(flavor, region)
+        return self._rng.random() < setting.boot_failure_rate
 
     def reset_counts(self) -> None:
         self.injected = dict.fromkeys(INJECTIONS, 0)

@@ -5,7 +5,7 @@ bad CIDRs, overlapping subnets and out-of-range rates are rejected before anythi
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -100,6 +100,26 @@ class VmBody(_Body):
     key_name: Name
     client_token: str = ""  # empty: not idempotent, every call creates a VM
     tags: Tags = Field(default_factory=dict)
+
+
+MAX_BATCH = 1000
+"""VMs one batch request may name (the MCIS workflow sends up to 250)."""
+
+VmActionName = Literal["suspend", "resume", "reboot", "terminate"]
+
+
+class VmBatchBody(_Body):
+    """`POST .../vms:batch`: create bodies, each checked as a `VmBody` on its own (one that
+    is not valid is that VM's InvalidParameter, the others go on)."""
+
+    vms: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+
+
+class VmActionBody(_Body):
+    """`POST .../vms:action`: one action for many VMs of the region."""
+
+    action: VmActionName
+    ids: list[Name] = Field(max_length=MAX_BATCH)
 
 
 class FaultBody(_Body):

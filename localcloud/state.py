@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -359,8 +359,26 @@ class Store:
     def vm(self, flavor: str, region: str, vm_id: str) -> Vm | None:
         return self._one("vms", Vm, flavor=flavor, region=region, id=vm_id)
 
-    def vm_by_token(self, flavor: str, region: str, token: str) -> Vm | None:
-        return self._one("vms", Vm, flavor=flavor, region=region, client_token=token)
+    def vms_by_ids(self, flavor: str, region: str, vm_ids: Sequence[str]) -> list[Vm]:
+        """The VMs of `vm_ids` in (flavor, region) in one query (ids not found are left out),
+        looked up by id (`+`: not by scanning the region's index)."""
+        where = (
+            "vms.id IN (SELECT value FROM json_each(:ids))"
+            " AND +vms.flavor = :flavor AND +vms.region = :region"
+        )
+        params = {"ids": json.dumps(list(vm_ids)), "flavor": flavor, "region": region}
+        return self._select("vms", Vm, where=where, params=params)
+
+    def vms_by_tokens(self, flavor: str, region: str, tokens: Sequence[str]) -> list[Vm]:
+        """The VMs created with `tokens` in (flavor, region), in one query (by vms_token)."""
+        where = "client_token IN (SELECT value FROM json_each(:tokens)) AND client_token != ''"
+        return self._select(
+            "vms",
+            Vm,
+            {"flavor": flavor, "region": region},
+            where=where,
+            params={"tokens": json.dumps(list(tokens))},
+        )
 
     def vms(
         self, columns: Mapping[str, str], tags: dict[str, str] | None, with_terminated: bool
