@@ -14,8 +14,8 @@ from starter.context import Context
 from starter.errors import FAILED, CliError
 from starter.output import progress
 from starter.requests import check_group, request_from_groups
-from starter.views import checked_name, running_handle, show
-from starter.watch import watch
+from starter.views import checked_name, running_handle
+from starter.watch import show_all, watch
 from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 
@@ -33,11 +33,11 @@ async def run_operation(ctx: Context, args: argparse.Namespace, request: Operati
     )
     record = next(op for op in view.operations if op.id == accepted.id)
     if record.state is not OperationState.DONE:  # rejected, failed or cancelled: say why
-        show(view, args.json)
+        show_all(ctx, view, args.json)
         raise CliError(f"{request.kind.value} {record.state.value}: {record.message}", FAILED)
     if not args.json:
         progress(f"{request.kind.value} done: {record.message}")
-    show(view, args.json)
+    show_all(ctx, view, args.json)
     return FAILED if record.report.get("failed") else 0
 
 
