@@ -7,6 +7,9 @@ workflow, where a plain `ValidationError` would fail the workflow's *task*, retr
 with the workflow stuck Running. There an invalid input fails the *workflow* at once instead, as
 a non-retryable `InvalidWorkflowInput` with one line naming the first problem.
 
+A client refuses an input larger than `MAX_WORKFLOW_INPUT_BYTES` encoded before it starts the
+workflow (`starter.errors.check_input_size`), rather than leave Temporal to refuse it.
+
 Except for the state a workflow carries across continue-as-new (`carried` names that field):
 if that no longer decodes (a release changed a model), failing would end a long-lived MCIS or
 policy for good, while a failing task waits until the release is fixed or rolled back.
@@ -23,6 +26,10 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 INVALID_INPUT = "InvalidWorkflowInput"
+
+MAX_WORKFLOW_INPUT_BYTES = 512 * 1024
+"""The largest workflow input a client starts a workflow with, encoded (Temporal refuses a
+payload over 2 MB and warns from 512 KiB; every continue-as-new carries it again)."""
 
 
 def first_problem(exc: ValidationError) -> str:

@@ -25,7 +25,7 @@ from models.benchmark import (
 from models.catalog import split_catalog_id
 from starter.catalog_commands import catalog_store
 from starter.context import Context
-from starter.errors import FAILED, CliError, validation_message
+from starter.errors import FAILED, CliError, check_input_size, validation_message
 from starter.output import print_json, print_table, progress
 from starter.views import checked_name
 from store.benchmarks import BenchmarkStore
@@ -129,6 +129,7 @@ async def bench(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
     await catalog_store(ctx)  # the catalog holds the specs before the run scores them
     client = await ctx.client()
+    await check_input_size(client.data_converter, inp, f"benchmark of MCIS {args.name!r}")
     workflow_id = benchmark_workflow_id(namespace, args.name, uuid.uuid4().hex[:12])
     if not args.json:
         actions = ", ".join(a.value for a in inp.actions)

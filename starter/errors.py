@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
+from temporalio.converter import DataConverter
+
+from models.workflow_input import MAX_WORKFLOW_INPUT_BYTES
 
 BAD_INPUT = 2
 FAILED = 1
@@ -31,3 +36,19 @@ def validation_message(exc: ValidationError, what: str) -> str:
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     return f"invalid {what}: {where + ': ' if where else ''}{message}"
+
+
+async def check_input_size(converter: DataConverter, value: Any, what: str, hint: str = "") -> None:
+    """Refuse a workflow input larger than MAX_WORKFLOW_INPUT_BYTES once encoded by the
+    client's data converter (as Temporal would receive it), before any workflow starts."""
+    size = sum(payload.ByteSize() for payload in await converter.encode([value]))
+    if size > MAX_WORKFLOW_INPUT_BYTES:
+        raise CliError(
+            f"{what} is too large: {_size(size)} ({size:,} bytes) encoded, the limit is "
+            f"{_size(MAX_WORKFLOW_INPUT_BYTES)} ({MAX_WORKFLOW_INPUT_BYTES:,} bytes)"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"

@@ -15,19 +15,19 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from models.lifecycle import OperationKind
-from models.mcis import McisRequest, McisView
+from models.mcis import MAX_VMS_PER_GROUP, McisRequest, McisView
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput, OperationRequest, rebuilt_snapshot
 from models.records import McisPhase
 from models.status import aggregate
 from starter.context import Context
-from starter.errors import FAILED, CliError
+from starter.errors import FAILED, CliError, check_input_size
 from starter.lifecycle_commands import run_operation
 from starter.output import print_json, print_table, progress
 from starter.placement_commands import recommended_request
 from starter.requests import check_request, load_request_file, request_from_groups
-from starter.views import checked_name, is_running, running_handle, show
-from starter.watch import query_status, watch
+from starter.views import checked_name, is_running, running_handle
+from starter.watch import query_status, show_all, watch
 from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
@@ -57,10 +57,17 @@ async def create_request(
 ) -> int:
     """Start the MCIS workflow of a checked request, then wait for it (unless --no-wait)."""
     client = await ctx.client()
+    inp = McisWorkflowInput(namespace=namespace, request=request)
+    await check_input_size(
+        client.data_converter,
+        inp,
+        f"MCIS request {request.name!r}",
+        f"give fewer groups (a group holds up to {MAX_VMS_PER_GROUP:,} VMs)",
+    )
     try:
         handle = await client.start_workflow(
             McisWorkflow.run,
-            McisWorkflowInput(namespace=namespace, request=request),
+            inp,
             id=mcis_workflow_id(namespace, request.name),
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -79,7 +86,7 @@ async def create_request(
     if not args.json:
         progress(f"creating MCIS {namespace}/{request.name}: {total} VMs, workflow {handle.id}")
     view = await watch(handle, lambda v: v.phase != "creating", quiet=args.json)
-    show(view, args.json)
+    show_all(ctx, view, args.json)
     return 0 if view.phase == "active" and not view.failed_vms else FAILED
 
 
@@ -90,7 +97,7 @@ async def status(ctx: Context, args: argparse.Namespace) -> int:
     view = await query_status(handle)
     if view is None:
         raise CliError(f"no worker answered for MCIS {args.name!r}: is the stack up?", FAILED)
-    show(view, args.json)
+    show_all(ctx, view, args.json)
     return 0
 
 
@@ -144,11 +151,11 @@ async def delete(ctx: Context, args: argparse.Namespace) -> int:
     view = await watch(handle, ended, quiet=args.json)
     record = next((op for op in view.operations if op.id == delete_id), None)
     if view.phase != McisPhase.DELETED.value:
-        show(view, args.json)
+        show_all(ctx, view, args.json)
         why = record.message if record else "it was not deleted"
         raise CliError(f"delete of MCIS {args.name!r} failed: {why}", FAILED)
     if args.json:
-        print_json(view)
+        print_json(view)  # a large MCIS's rows are gone from the store: `vms_listed` false
     else:
         print(f"deleted MCIS {args.namespace}/{args.name}: {view.total} VMs terminated")
         for kept in record.message.split("; ")[1:] if record else []:
@@ -177,9 +184,11 @@ async def deletable_handle(
     )
     snapshot = rebuilt_snapshot(record, vms, epoch=uuid.uuid4().hex[:12])
     request = McisRequest.model_validate(record.request)
+    inp = McisWorkflowInput(namespace=namespace, request=request, snapshot=snapshot)
+    await check_input_size(client.data_converter, inp, f"MCIS {name!r} rebuilt from the store")
     return await client.start_workflow(
         McisWorkflow.run,
-        McisWorkflowInput(namespace=namespace, request=request, snapshot=snapshot),
+        inp,
         id=mcis_workflow_id(namespace, name),
         task_queue=ctx.settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -19,7 +19,7 @@ from models.policy import Policy, PolicyState, PolicyView, PolicyWorkflowInput
 from remote.load import start_load, stop_load
 from starter.context import Context
 from starter.documents import load_mapping
-from starter.errors import FAILED, CliError, validation_message
+from starter.errors import FAILED, CliError, check_input_size, validation_message
 from starter.output import print_json, print_table
 from starter.remote_commands import exit_code, run_command, show_results, target_query
 from starter.views import checked_name, is_running, running_handle
@@ -117,12 +117,14 @@ async def create(ctx: Context, args: argparse.Namespace) -> int:
     if mcis is None:
         raise CliError(f"no worker answered for MCIS {args.name!r}: is the stack up?", FAILED)
     client = await ctx.client()
+    inp = PolicyWorkflowInput(
+        namespace=args.namespace, mcis=args.name, policy=policy, mcis_uid=mcis.uid
+    )
+    await check_input_size(client.data_converter, inp, f"policy of MCIS {args.name!r}")
     try:
         handle = await client.start_workflow(
             PolicyWorkflow.run,
-            PolicyWorkflowInput(
-                namespace=args.namespace, mcis=args.name, policy=policy, mcis_uid=mcis.uid
-            ),
+            inp,
             id=policy_workflow_id(args.namespace, args.name),
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

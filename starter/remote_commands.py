@@ -17,7 +17,7 @@ from models.records import ResourceKind
 from models.remote import RemoteResult, RemoteRun, RemoteWorkflowInput, TargetQuery, with_output
 from remote.apps import APPS
 from starter.context import Context
-from starter.errors import FAILED, CliError
+from starter.errors import FAILED, CliError, check_input_size
 from starter.output import print_json, print_table, progress
 from starter.views import checked_name
 from store.remote_outputs import RemoteOutputStore
@@ -45,6 +45,8 @@ async def _run(
     ctx: Context, inp: RemoteWorkflowInput, what: str, quiet: bool
 ) -> list[RemoteResult]:
     client = await ctx.client()
+    where = f"{inp.query.namespace}/{inp.query.mcis}"
+    await check_input_size(client.data_converter, inp, f"the input of the remote run on {where}")
     workflow_id = f"remote/{inp.query.namespace}/{inp.query.mcis}/{uuid.uuid4().hex[:12]}"
     if not quiet:
         progress(f"{what} on {inp.query.namespace}/{inp.query.mcis}: workflow {workflow_id}")

@@ -19,7 +19,7 @@ from models.operations import (
 )
 from models.records import ResourceKind, ResourceRecord
 from starter.context import Context
-from starter.errors import FAILED, CliError
+from starter.errors import FAILED, CliError, check_input_size
 from starter.output import print_json, print_table
 from starter.views import checked_name
 from workflows.failures import failure_message
@@ -58,6 +58,7 @@ def _rule(text: str) -> FirewallRule:
 
 async def _run(ctx: Context, inp: ResourceWorkflowInput) -> ResourceRecord | None:
     client = await ctx.client()
+    await check_input_size(client.data_converter, inp, f"{inp.ref.kind.value} {inp.ref.name!r}")
     try:
         return await client.execute_workflow(
             ResourceWorkflow.run,

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowFailureError
 from models.sweep import SweepInput, SweepReport
 from starter import lifecycle_commands
 from starter.context import Context
-from starter.errors import FAILED, CliError
+from starter.errors import FAILED, CliError, check_input_size
 from starter.output import print_json, print_table, progress
 from starter.views import checked_name
 from workflows.failures import failure_message
@@ -38,6 +38,8 @@ async def reconcile(ctx: Context, args: argparse.Namespace) -> int:
 
 async def sweep(ctx: Context, delete_orphans: bool, as_json: bool) -> int:
     client = await ctx.client()
+    inp = SweepInput(delete_orphans=delete_orphans)
+    await check_input_size(client.data_converter, inp, "sweep")
     workflow_id = sweep_workflow_id(uuid.uuid4().hex[:12])
     if not as_json:
         doing = "sweeping for orphans, deleting them" if delete_orphans else "sweeping for orphans"
@@ -45,7 +47,7 @@ async def sweep(ctx: Context, delete_orphans: bool, as_json: bool) -> int:
     try:
         report = await client.execute_workflow(
             SweepWorkflow.run,
-            SweepInput(delete_orphans=delete_orphans),
+            inp,
             id=workflow_id,
             task_queue=ctx.settings.task_queue,
         )
