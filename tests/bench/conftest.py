@@ -1,0 +1,8 @@
+"""The workflow tests' harness (time-skipping server, fake cloud, store on SQLite) for the tests
+of the benchmarks' instruments that need a real workflow run."""
+
+from __future__ import annotations
+
+from tests.workflows.conftest import cloud, env, harness, store
+
+__all__ = ["cloud", "env", "harness", "store"]
