@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit e2e bench chaos reliability histories clean
+.PHONY: install demo test lint typecheck unit e2e bench bench-10k chaos reliability histories clean
 
 install: $(STAMP)
 
@@ -36,11 +36,17 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.create_mcis --vms 200 --regions 10 --boot 5
 	$(BIN)/python -m bench.create_mcis --vms 1000 --regions 10 --boot 5
+	$(BIN)/python -m bench.create_mcis --vms 1000 --regions 50 --boot 5
 	$(BIN)/python -m bench.lifecycle --vms 200 --regions 10 --transition 5
 	$(BIN)/python -m bench.recommend
 	$(BIN)/python -m bench.policy_sample --vms 1000 --regions 10
 	$(BIN)/python -m bench.ssh_fanout --vms 50
 	$(BIN)/python -m bench.chaos --quick
+
+# issue #13 at full size: 10,000 VMs over 50 regions (create, then suspend/resume)
+bench-10k: $(STAMP)
+	$(BIN)/python -m bench.create_mcis --vms 10000 --regions 50 --boot 5
+	$(BIN)/python -m bench.lifecycle --vms 10000 --regions 50 --transition 5
 
 chaos: $(STAMP)
 	$(BIN)/python -m bench.chaos --runs 3
