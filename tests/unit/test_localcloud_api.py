@@ -1,6 +1,7 @@
 """The local cloud as a real process (time scale 0.01), driven through LocalCloudDriver:
 idempotent creates (also when answers get lost), lifecycle per flavor, faults, quota,
-persistence across a restart, and resources that refuse deletion while in use."""
+persistence across a restart, resources that refuse deletion while in use, and the batch calls
+(each VM of a batch on its own; faults fail a batch as a whole)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -19,8 +20,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from drivers.base import CloudDriver
+from drivers.base import BatchVmSource, CloudDriver
 from drivers.errors import (
+    CloudError,
     CloudUnreachableError,
     ConflictError,
     InvalidRequestError,
@@ -29,10 +31,11 @@ from drivers.errors import (
     ThrottledError,
     TransientCloudError,
 )
-from drivers.localcloud import LocalCloudDriver, local_drivers
+from drivers.localcloud import LocalCloudDriver, local_drivers, vm_body
 from drivers.localcloud_admin import LocalCloudAdmin
 from drivers.status_map import to_canonical
-from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmCreateRequest
+from localcloud.schemas import MAX_BATCH
+from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmAction, VmCreateRequest
 from models.status import TargetAction, VmStatus
 from starter.processes import free_port
 
@@ -111,7 +114,7 @@ PUBLIC_KEY = (
 class Site:
     """A region with a vNet, security group and key pair, ready to create VMs in."""
 
-    def __init__(self, driver: CloudDriver, region: str) -> None:
+    def __init__(self, driver: LocalCloudDriver, region: str) -> None:
         self.driver, self.region = driver, region
         self.tag = uuid.uuid4().hex[:8]  # tags every VM this site makes
 
@@ -386,3 +389,180 @@ async def test_region_metrics_reads_every_tagged_vm_of_the_region_in_one_call(
     assert read[mine[0].csp_id].model_dump(exclude={"sampled_at"}) == one.model_dump(
         exclude={"sampled_at"}
     )
+
+
+# batches of one region (BatchVmSource)
+
+
+def test_driver_is_a_batch_vm_source() -> None:
+    assert isinstance(LocalCloudDriver("aws", "http://127.0.0.1:1"), BatchVmSource)
+
+
+def vms_of(results: Sequence[CloudVm | CloudError | None]) -> list[CloudVm]:
+    """The VMs of batch results, each checked to be one (no error, no None)."""
+    assert all(isinstance(r, CloudVm) for r in results), results
+    return [r for r in results if isinstance(r, CloudVm)]
+
+
+async def test_batch_create_is_idempotent_by_client_token(drivers: Drivers) -> None:
+    here = await site(drivers, "gcp", "asia-northeast3")
+    requests = [here.request(f"batch-{here.tag}-{i}") for i in range(5)]
+    first = vms_of(await here.driver.create_vms(here.region, requests))
+    assert [vm.client_token for vm in first] == [r.client_token for r in requests]
+    assert len({vm.public_ip for vm in first}) == len({vm.private_ip for vm in first}) == 5
+    again = vms_of(await here.driver.create_vms(here.region, [*requests, requests[0]]))
+    assert [vm.csp_id for vm in again] == [vm.csp_id for vm in first] + [first[0].csp_id]
+    listed = await here.driver.list_vms(here.region, {"test": here.tag})
+    assert sorted(vm.csp_id for vm in listed) == sorted(vm.csp_id for vm in first)
+    one = await here.create(requests[2].client_token)  # the per-VM call finds the same VM
+    assert one.csp_id == first[2].csp_id
+    assert await here.driver.create_vms(here.region, []) == []
+
+
+async def test_batch_answers_each_vm_with_the_per_vm_status(cloud: LocalCloudProcess) -> None:
+    """The wire shape: `{"results": [{"status", "vm"} | {"status", "error"}]}` in order."""
+    async with httpx.AsyncClient(base_url=cloud.url) as client:
+        driver = LocalCloudDriver("aws", cloud.url, client)
+        here = await Site(driver, "ap-south-1").prepare()
+        body = vm_body(here.request(f"wire-{here.tag}"))
+        bodies = [body, {**body, "spec": None}]  # not a create body: that VM's 400 only
+        path = f"/v1/aws/regions/{here.region}/vms:batch"
+        made = (await client.post(path, json={"vms": bodies})).json()["results"]
+        assert [r["status"] for r in made] == [201, 400]
+        error = made[1]["error"]
+        assert error["code"] == "InvalidParameter" and "spec" in error["message"]
+        again = (await client.post(path, json={"vms": bodies[:1]})).json()["results"]
+        assert again == [{"status": 200, "vm": made[0]["vm"]}]
+        action = {"action": "terminate", "ids": [made[0]["vm"]["id"], "vm-nothere"]}
+        path = f"/v1/aws/regions/{here.region}/vms:action"
+        done = (await client.post(path, json=action)).json()["results"]
+        assert [r["status"] for r in done] == [202, 404]
+        assert done[0]["vm"]["native_status"] == "shutting-down"
+        assert done[1]["error"]["code"] == "NotFound"
+        too_many = {"action": "reboot", "ids": ["vm-x"] * (MAX_BATCH + 1)}
+        assert (await client.post(path, json=too_many)).status_code == 400
+
+
+async def test_a_vm_refused_in_a_batch_leaves_the_others_created(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "azure", "norwayeast")
+    await here.create("taken")
+    await admin.set_refusal("create", "azure", "norwayeast", rate=0.5, seed=3)
+    requests = [here.request(f"refusal-{here.tag}-{i}") for i in range(10)]
+    requests[1] = here.request(spec="Standard_Huge")
+    requests[2] = here.request("taken", spec="Standard_B2s")  # the token made another VM
+    requests[3] = here.request().model_copy(update={"security_group_csp_ids": []})
+    results = await here.driver.create_vms(here.region, requests)
+    assert isinstance(results[1], InvalidRequestError) and "Standard_Huge" in results[1].message
+    assert isinstance(results[2], ConflictError) and "other parameters" in results[2].message
+    assert isinstance(results[3], InvalidRequestError) and "security_group_ids" in str(results[3])
+    made = [r for r in results if isinstance(r, CloudVm)]
+    refused = [
+        r for r in results if isinstance(r, CloudError) and r.code == "OperationNotPermitted"
+    ]
+    assert made and refused and len(made) + len(refused) == 7
+    assert all(isinstance(r, InvalidRequestError) for r in refused)  # permanent, as per VM
+    listed = await here.driver.list_vms(here.region, {"test": here.tag})
+    assert len(listed) == 1 + len(made)
+    await admin.clear_faults()
+    retried = await here.driver.create_vms(here.region, requests)
+    for before, after in zip(results, retried, strict=True):
+        if isinstance(before, CloudVm):  # created once: the retry finds it
+            assert isinstance(after, CloudVm) and after.csp_id == before.csp_id
+        elif before in refused:  # refused before: made now
+            assert isinstance(after, CloudVm)
+
+
+async def test_a_batch_fills_the_quota_and_refuses_the_vms_beyond_it(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "azure", "uaenorth")
+    await here.create()
+    await admin.set_faults("azure", "uaenorth", quota=3)
+    results = await here.driver.create_vms(here.region, [here.request() for _ in range(4)])
+    assert [type(r) for r in results] == [CloudVm, CloudVm, QuotaExceededError, QuotaExceededError]
+
+
+async def test_retried_batch_creates_make_one_vm_per_token_when_answers_get_lost(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "openstack", "RegionTwo")
+    await admin.set_faults("openstack", "RegionTwo", api_error_rate=0.6)
+    made: list[CloudVm] = []
+    lost = (await admin.stats())["requests"]["lost_responses"]
+    for attempt in range(30):  # batches of new tokens until one's answer got lost
+        requests = [here.request(f"lost-{here.tag}-{attempt}-{i}") for i in range(10)]
+        create = partial(here.driver.create_vms, here.region, requests)
+        made += vms_of(await until_success(create))
+        if (await admin.stats())["requests"]["lost_responses"] > lost:
+            break
+    else:
+        pytest.fail("no answer was lost")
+    await admin.clear_faults()
+    listed = await here.driver.list_vms(here.region, {"test": here.tag})
+    assert sorted(vm.csp_id for vm in listed) == sorted(vm.csp_id for vm in made)
+    assert len({vm.client_token for vm in listed}) == len(listed) == len(made)
+
+
+async def test_a_fault_on_the_batch_endpoints_fails_the_whole_call(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "alibaba", "cn-beijing")
+    vm = await here.create()
+    await admin.set_faults("alibaba", "cn-beijing", throttle_rate=1.0, retry_after_s=0.5)
+    with pytest.raises(ThrottledError) as caught:
+        await here.driver.create_vms(here.region, [here.request(), here.request()])
+    assert caught.value.retry_after == 0.5
+    await admin.set_faults("alibaba", "cn-beijing", api_error_rate=1.0)
+    with pytest.raises(TransientCloudError):  # an error, or the lost answer of a done call
+        await here.driver.act_on_vms(here.region, VmAction.TERMINATE, [vm.csp_id])
+    await admin.clear_faults()
+    listed = await here.driver.list_vms(here.region, {"test": here.tag})
+    assert [v.csp_id for v in listed] == [vm.csp_id]  # the throttled batch made nothing
+
+
+async def test_batch_terminate_twice_is_fine(drivers: Drivers, admin: LocalCloudAdmin) -> None:
+    await admin.set_timings("gcp", terminate_s=0.0)
+    aws, gcp = await site(drivers, "aws", "sa-east-1"), await site(drivers, "gcp", "asia-east1")
+    for here in (aws, gcp):
+        made = vms_of(await here.driver.create_vms(here.region, [here.request() for _ in range(3)]))
+        ids = [vm.csp_id for vm in made]
+        first = await here.driver.act_on_vms(here.region, VmAction.TERMINATE, [*ids, "vm-none"])
+        second = await here.driver.act_on_vms(here.region, VmAction.TERMINATE, ids)
+        assert first[-1] is None  # never known: as terminate_vm, not an error
+        if here is gcp:  # gone at once (terminate_s 0): the cloud no longer knows them
+            assert first == [None] * 4 and second == [None] * 3
+            continue
+        assert {vm.native_status for vm in vms_of(first[:-1])} == {"shutting-down"}
+        assert [vm.csp_id for vm in vms_of(second)] == ids  # under way: the VMs as they are
+        for vm_id in ids:
+            await here.wait(vm_id, VmStatus.TERMINATED, TargetAction.TERMINATE)
+        third = await here.driver.act_on_vms(here.region, VmAction.TERMINATE, ids)
+        assert {vm.native_status for vm in vms_of(third)} == {"terminated"}  # AWS keeps them
+
+
+async def test_act_on_vms_refuses_only_the_vms_it_cannot_act_on(
+    drivers: Drivers, admin: LocalCloudAdmin
+) -> None:
+    here = await site(drivers, "cloudit", "busan-1")
+    await admin.set_timings("cloudit", boot_s=0.0, stop_s=5.0)
+    a, b, c = vms_of(await here.driver.create_vms(here.region, [here.request() for _ in range(3)]))
+    unknown = "vm-0123456789abcdef"
+    ids = [a.csp_id, unknown, b.csp_id, a.csp_id]
+    suspended = await here.driver.act_on_vms(here.region, VmAction.SUSPEND, ids)
+    assert isinstance(suspended[1], NotFoundError) and unknown in suspended[1].message
+    kept = vms_of([suspended[0], *suspended[2:]])
+    assert [(vm.csp_id, vm.native_status) for vm in kept] == [
+        (a.csp_id, "STOPPING"),
+        (b.csp_id, "STOPPING"),
+        (a.csp_id, "STOPPING"),  # twice in one batch: the second is a retry of one under way
+    ]
+    rebooted = await here.driver.act_on_vms(here.region, VmAction.REBOOT, [a.csp_id, c.csp_id])
+    assert isinstance(rebooted[0], InvalidRequestError) and rebooted[0].code == "IncorrectState"
+    assert [(vm.csp_id, vm.native_status) for vm in vms_of(rebooted[1:])] == [
+        (c.csp_id, "REBOOTING")
+    ]
+    await admin.set_refusal("terminate", "cloudit", "busan-1", code="Denied")
+    refused = await here.driver.act_on_vms(here.region, VmAction.TERMINATE, [a.csp_id, c.csp_id])
+    assert [r.code if isinstance(r, CloudError) else r for r in refused] == ["Denied"] * 2
