@@ -35,7 +35,7 @@ from localcloud.netns.doctor import Doctor
 from localcloud.netns.layout import Layout
 from localcloud.netns.network import namespaces, routes_to_bridge
 from localcloud.netns.proc import all_pids, command_line
-from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmCreateRequest
+from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmAction, VmCreateRequest
 from models.status import TargetAction, VmStatus
 from starter.processes import free_port
 
@@ -291,6 +291,59 @@ async def test_vms_outlive_a_crash_of_the_cloud(
     for site in sites.values():
         assert await site.wait(VmStatus.RUNNING, TargetAction.NONE) is not None
         assert ssh_run(site.address, "echo still") == "still\n"
+
+
+async def test_a_batch_starts_stops_and_destroys_each_real_vm(cloud: CloudProcess) -> None:
+    driver = local_drivers(cloud.url)["azure"]
+    region = "westeurope"
+    try:
+        vnet = await driver.ensure_vnet(
+            region, "net", "10.0.0.0/16", [SubnetSpec(name="main", cidr="10.0.1.0/24")], {}
+        )
+        group = await driver.ensure_security_group(region, "sg", vnet.csp_id, DEFAULT_RULES, {})
+        await driver.import_key_pair(region, "key", public_key_of(PRIVATE_KEY), {})
+        requests = [
+            VmCreateRequest(
+                name=f"batch-{i}",
+                spec="Standard_B1s",
+                image="Debian12",
+                vnet_csp_id=vnet.csp_id,
+                subnet_csp_id=vnet.subnets["main"],
+                security_group_csp_ids=[group.csp_id],
+                key_name="key",
+                client_token=f"batch-token-{i}",
+            )
+            for i in range(3)
+        ]
+        made = await driver.create_vms(region, requests)
+        assert all(isinstance(vm, CloudVm) for vm in made), made
+        ids = [vm.csp_id for vm in made if isinstance(vm, CloudVm)]
+
+        async def settled(status: VmStatus, action: TargetAction) -> list[CloudVm | None]:
+            deadline = time.monotonic() + 20
+            while True:
+                vms = [await driver.get_vm(region, vm_id) for vm_id in ids]
+                natives = [None if vm is None else vm.native_status for vm in vms]
+                if all(to_canonical("azure", n, action) is status for n in natives):
+                    return vms
+                assert time.monotonic() < deadline, f"{natives}, not all {status}"
+                await asyncio.sleep(0.05)
+
+        running = await settled(VmStatus.RUNNING, TargetAction.CREATE)
+        for i, vm in enumerate(running):
+            assert vm is not None and vm.public_ip is not None
+            assert ssh_run(vm.public_ip, "hostname").strip() == f"batch-{i}"
+        await driver.act_on_vms(region, VmAction.SUSPEND, ids)
+        await settled(VmStatus.SUSPENDED, TargetAction.SUSPEND)
+        for vm in running:
+            assert vm is not None and vm.public_ip is not None
+            with pytest.raises(OSError):
+                socket.create_connection((vm.public_ip, 22), timeout=2).close()
+        await driver.act_on_vms(region, VmAction.TERMINATE, ids)
+        assert await settled(VmStatus.TERMINATED, TargetAction.TERMINATE) == [None] * 3
+        await driver.delete_key_pair(region, "key")
+    finally:
+        await driver.aclose()
 
 
 async def test_deleting_everything_leaves_nothing_behind(
