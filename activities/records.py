@@ -1,4 +1,5 @@
-"""Store activities of an MCIS workflow: its record, its VM records, its phase, forgetting it."""
+"""Store activities of an MCIS workflow: its record, its VM records (planned, saved, read back a
+page at a time), its phase, forgetting it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
-from models.operations import ForgetVmsInput, McisPhaseInput
+from models.operations import ForgetVmsInput, McisPhaseInput, PlanGroupInput, VmPageInput
+from models.plan import planned_group
 from models.records import McisRecord, VmRecord
 
 
@@ -39,6 +41,18 @@ class RecordActivities:
     @activity.defn(name="save_vms")
     async def save_vms(self, vms: list[VmRecord]) -> None:
         await store_call(lambda: self._deps.store.upsert_vms(vms))
+
+    @activity.defn(name="record_planned_vms")
+    async def record_planned_vms(self, plan: PlanGroupInput) -> None:
+        """Record the VMs of a plan (the workflow holds the same ones: the plan is pure)."""
+        await store_call(lambda: self._deps.store.upsert_vms(planned_group(plan)))
+
+    @activity.defn(name="load_vm_page")
+    async def load_vm_page(self, page: VmPageInput) -> list[VmRecord]:
+        store = self._deps.store
+        return await store_call(
+            lambda: store.vm_page(page.namespace, page.mcis, page.after, page.limit)
+        )
 
     @activity.defn(name="set_mcis_phase")
     async def set_mcis_phase(self, inp: McisPhaseInput) -> None:

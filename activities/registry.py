@@ -12,13 +12,14 @@ from activities.records import RecordActivities
 from activities.remote import RemoteActivities
 from activities.resources import ResourceActivities
 from activities.sweep import SweepActivities
+from activities.vm_batches import VmBatchActivities
 from activities.vms import VmActivities
 
 
 def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     resources, vms, records = ResourceActivities(deps), VmActivities(deps), RecordActivities(deps)
     remote, autocontrol = RemoteActivities(deps), AutoControlActivities(deps)
-    sweep = SweepActivities(deps)
+    sweep, batches = SweepActivities(deps), VmBatchActivities(deps)
     benchmark = BenchmarkActivities(deps)
     return [
         resources.ensure_vnet,
@@ -31,8 +32,12 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         vms.vm_action,
         vms.observe_vms,
         vms.reconcile_vms,
+        batches.create_vm_batch,
+        batches.vm_action_batch,
         records.register_mcis,
         records.save_vms,
+        records.record_planned_vms,
+        records.load_vm_page,
         records.set_mcis_phase,
         records.forget_vms,
         records.forget_mcis,

@@ -36,6 +36,7 @@ from models.naming import (
 )
 from models.operations import (
     CreateVmInput,
+    NetworkRefs,
     ObserveVmsInput,
     ReconcileInput,
     ReconcileResult,
@@ -53,19 +54,9 @@ class VmActivities:
     async def create_vm(self, inp: CreateVmInput) -> VmRecord:
         """Create the VM, or find the one its client token already made. The record is saved
         by the next observation of its region (one write for many VMs)."""
-        vm, net = inp.vm, inp.network
+        vm = inp.vm
         driver = self._deps.driver(vm.provider)
-        request = VmCreateRequest(
-            name=cloud_vm_name(inp.namespace, inp.mcis, vm.name),
-            spec=split_catalog_id(vm.spec)[2],
-            image=split_catalog_id(vm.image)[2],
-            vnet_csp_id=net.vnet_csp_id,
-            subnet_csp_id=net.subnet_csp_id,
-            security_group_csp_ids=net.security_group_csp_ids,
-            key_name=net.key_csp_name,
-            client_token=vm.client_token,
-            tags=vm_tags(inp.namespace, inp.mcis, inp.uid, vm.group, vm.name, vm.serial),
-        )
+        request = create_request(inp.namespace, inp.mcis, inp.uid, vm, inp.network)
         seen = await cloud_call(lambda: driver.create_vm(vm.region, request))
         created = vm.model_copy(update={"created_at": datetime.now(UTC)})
         return apply_observation(created, seen, TargetAction.CREATE)
@@ -98,7 +89,8 @@ class VmActivities:
         Returns the VMs that changed (already saved to the store)."""
         driver = self._deps.driver(inp.provider)
         deadline = time.monotonic() + inp.max_wait_s
-        watched = [vm for vm in inp.vms if vm.csp_id]
+        vms = inp.vms or await self._named(inp.namespace, inp.mcis, inp.names)
+        watched = [vm for vm in vms if vm.csp_id]
         listing = partial(driver.list_vms, inp.region, {TAG_UID: inp.uid})
         async with heartbeating():  # polls, and sleeps between them
             while True:
@@ -142,6 +134,10 @@ class VmActivities:
                     return []
                 await asyncio.sleep(inp.poll_interval_s)
 
+    async def _named(self, namespace: str, mcis: str, names: list[str]) -> list[VmRecord]:
+        store = self._deps.store
+        return await store_call(partial(store.vms_named, namespace, mcis, names))
+
     async def _read_directly(self, driver: CloudDriver, vm: VmRecord) -> VmRecord:
         """A VM being terminated, as a direct read of it shows it (None: it is gone)."""
         assert vm.csp_id is not None
@@ -152,10 +148,17 @@ class VmActivities:
     async def reconcile_vms(self, inp: ReconcileInput) -> ReconcileResult:
         """Compare the records with what the clouds hold for this MCIS (by its tags): adopt VMs
         that carry its tags but have no record, report records whose VM is gone. A VM just
-        created that the listing leaves out is read directly: the listing may lag its create."""
+        created that the listing leaves out is read directly: the listing may lag its create.
+        With the records in the store (`vms_in_store`), it reads them from there, writes back
+        what changed and what it adopted, and returns only those."""
+        records = inp.vms
+        if inp.vms_in_store:
+            store = self._deps.store
+            records = await store_call(partial(store.list_vms, inp.namespace, inp.mcis))
         result = ReconcileResult()
-        known = {vm.csp_id: vm for vm in inp.vms if vm.csp_id}
-        names = {vm.name for vm in inp.vms}
+        known = {vm.csp_id: vm for vm in records if vm.csp_id}
+        known_by_name = {vm.name: vm for vm in records}
+        names = set(known_by_name)
         seen: set[str] = set()
         for provider, region in inp.regions:
             driver = self._deps.driver(provider)
@@ -174,7 +177,7 @@ class VmActivities:
                     names.add(adopted.name)
                     result.adopted.append(adopted)
         at = datetime.now(UTC)
-        for vm in inp.vms:
+        for vm in records:
             if not vm.csp_id or vm.csp_id in seen or vm.status is VmStatus.TERMINATED:
                 continue
             if listing_may_lag(vm, at):  # the listing may not show it yet: ask for it
@@ -187,7 +190,29 @@ class VmActivities:
                     continue
             result.missing.append(vm.name)
         result.missing.sort()
+        if inp.vms_in_store:
+            result.observed = [
+                vm for vm in result.observed if observed_change(known_by_name[vm.name], vm)
+            ]
+            await store_call(partial(self._deps.store.upsert_vms, result.observed + result.adopted))
         return result
+
+
+def create_request(
+    namespace: str, mcis: str, uid: str, vm: VmRecord, net: NetworkRefs
+) -> VmCreateRequest:
+    """What the cloud is asked for to create `vm`: its cloud name, token and tags."""
+    return VmCreateRequest(
+        name=cloud_vm_name(namespace, mcis, vm.name),
+        spec=split_catalog_id(vm.spec)[2],
+        image=split_catalog_id(vm.image)[2],
+        vnet_csp_id=net.vnet_csp_id,
+        subnet_csp_id=net.subnet_csp_id,
+        security_group_csp_ids=net.security_group_csp_ids,
+        key_name=net.key_csp_name,
+        client_token=vm.client_token,
+        tags=vm_tags(namespace, mcis, uid, vm.group, vm.name, vm.serial),
+    )
 
 
 def adopt(namespace: str, mcis: str, seen: CloudVm, taken: set[str]) -> VmRecord:

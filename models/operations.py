@@ -7,11 +7,17 @@ from pydantic import BaseModel, Field
 
 from models.cloud import DEFAULT_RULES, FirewallRule, SubnetSpec
 from models.lifecycle import OperationKind, OperationRecord
-from models.mcis import GroupRequest, McisRequest
+from models.mcis import MAX_VMS_PER_GROUP, VMS_IN_VIEW, GroupRequest, McisRequest
 from models.naming import Name
 from models.records import McisPhase, McisRecord, ResourceKind, VmRecord
-from models.status import TargetAction, TargetStatus
+from models.status import McisStatus, TargetAction, TargetStatus, aggregate
 from models.workflow_input import WorkflowInput
+
+VM_BATCH_SIZE = 250
+"""VMs per batch activity (create, action, observation): bounds each payload, whatever the
+size of the MCIS (about 0.6 kB a record)."""
+VM_PAGE_SIZE = 1000
+"""VMs per page when a workflow reads an MCIS back from the store."""
 
 SHARED_VNET_CIDR = "10.0.0.0/16"
 SHARED_SUBNET = SubnetSpec(name="default", cidr="10.0.0.0/20")
@@ -57,6 +63,10 @@ class McisSnapshot(BaseModel):
     next_operation_id: int = 1
     next_serial: int = 1  # the next VM's serial (never given twice in the MCIS's life)
     token_epoch: str = ""  # set when rebuilt from the store: the serials counted before are lost
+    # From release 0.3 the VMs stay in the store (`vms` is empty): the next run reads them a
+    # page at a time, and until then answers with the status carried here.
+    vms_in_store: bool = False
+    status: McisStatus | None = None
 
 
 def rebuilt_snapshot(mcis: McisRecord, vms: list[VmRecord], epoch: str) -> McisSnapshot:
@@ -65,10 +75,13 @@ def rebuilt_snapshot(mcis: McisRecord, vms: list[VmRecord], epoch: str) -> McisS
     serial counter: tokens of VMs made after the rebuild derive from a new `epoch` as well, so
     they cannot meet the token of a VM removed before it."""
     groups = McisRequest.model_validate(mcis.request).groups
+    in_store = len(vms) > VMS_IN_VIEW  # the new run reads them back itself
     return McisSnapshot(
         uid=mcis.uid,
         phase=McisPhase.ACTIVE if mcis.phase is McisPhase.DELETING else mcis.phase,
-        vms=vms,
+        vms=[] if in_store else vms,
+        vms_in_store=in_store,
+        status=aggregate([(vm.name, vm.status) for vm in vms]) if in_store else None,
         groups=groups,
         next_serial=max((vm.serial for vm in vms), default=0) + 1,
         token_epoch=epoch,
@@ -81,7 +94,7 @@ class OperationRequest(WorkflowInput):
     kind: OperationKind
     group: Name | None = None  # scope: one group (or the group to scale)
     vm: Name | None = None  # scope: one VM (or the VM to remove)
-    count: int | None = Field(default=None, ge=1, le=1000)  # scale-out / scale-in
+    count: int | None = Field(default=None, ge=1, le=MAX_VMS_PER_GROUP)  # scale-out / in
     new_group: GroupRequest | None = None  # add-group
     force: bool = False  # queue it even while another operation runs
     request_id: str | None = Field(default=None, max_length=200)  # the same id: no repeat
@@ -165,17 +178,59 @@ class CreateVmInput(BaseModel):
 
 
 class ObserveVmsInput(BaseModel):
-    """Watch some VMs of one MCIS in one region until one changes or all are stable."""
+    """Watch some VMs of one MCIS in one region until one changes or all are stable: the
+    records given, or (from release 0.3) the VMs named, as the store holds them."""
 
     namespace: str
     mcis: str
     uid: str
     provider: str
     region: str
-    vms: list[VmRecord]
+    vms: list[VmRecord] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
     action: TargetAction
     poll_interval_s: float
     max_wait_s: float
+
+
+class VmBatch(BaseModel):
+    """Up to VM_BATCH_SIZE VMs of one MCIS in one region, by name: a batch activity reads
+    their records from the store, writes what it changes back, and returns those records."""
+
+    namespace: str
+    mcis: str
+    uid: str
+    provider: str
+    region: str
+    names: list[str] = Field(max_length=VM_BATCH_SIZE)
+
+
+class CreateVmBatchInput(BaseModel):
+    batch: VmBatch
+    network: NetworkRefs
+
+
+class VmActionBatchInput(BaseModel):
+    batch: VmBatch
+    action: TargetAction
+
+
+class PlanGroupInput(BaseModel):
+    """Record the VMs `plan_group` makes of these arguments (the workflow plans the same)."""
+
+    namespace: str
+    mcis: str
+    token_scope: str
+    group: GroupRequest
+    first_index: int = 1
+    first_serial: int = 0
+
+
+class VmPageInput(BaseModel):
+    namespace: str
+    mcis: str
+    after: str = ""  # the last name of the page before ("" for the first page)
+    limit: int = Field(default=VM_PAGE_SIZE, ge=1, le=VM_PAGE_SIZE)
 
 
 class VmActionInput(BaseModel):
@@ -196,7 +251,8 @@ class ReconcileInput(BaseModel):
     mcis: str
     uid: str
     regions: list[tuple[str, str]]  # (provider, region) to look in
-    vms: list[VmRecord]  # the records
+    vms: list[VmRecord] = Field(default_factory=list)  # the records (before release 0.3)
+    vms_in_store: bool = False  # the records are the store's (paged); only changes come back
 
 
 class ReconcileResult(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from models.catalog import split_catalog_id
 from models.mcis import GroupRequest, McisRequest
 from models.naming import shared_resource_name, vm_client_token, vm_name
+from models.operations import PlanGroupInput
 from models.records import VmRecord
 from models.status import VmStatus
 
@@ -50,15 +51,39 @@ def plan_group(
     return vms
 
 
+def planned_group(plan: PlanGroupInput) -> list[VmRecord]:
+    """The VMs `plan` stands for (as a workflow and an activity both compute them)."""
+    return plan_group(
+        plan.namespace, plan.mcis, plan.token_scope, plan.group, plan.first_index, plan.first_serial
+    )
+
+
+def group_plans(
+    namespace: str, request: McisRequest, uid: str, first_serial: int = 0
+) -> list[PlanGroupInput]:
+    """The plan of each group of a new MCIS, serials counting from `first_serial` (0: release
+    0.1 tokens) over the groups in order."""
+    plans: list[PlanGroupInput] = []
+    for group in request.groups:
+        serial = first_serial + sum(p.group.count for p in plans) if first_serial else 0
+        plans.append(
+            PlanGroupInput(
+                namespace=namespace,
+                mcis=request.name,
+                token_scope=uid,
+                group=group,
+                first_serial=serial,
+            )
+        )
+    return plans
+
+
 def plan_vms(
     namespace: str, request: McisRequest, uid: str, first_serial: int = 0
 ) -> list[VmRecord]:
     """Every VM of a new MCIS, serials counting from `first_serial` (0: release 0.1 tokens)."""
-    vms: list[VmRecord] = []
-    for group in request.groups:
-        serial = first_serial + len(vms) if first_serial else 0
-        vms += plan_group(namespace, request.name, uid, group, first_serial=serial)
-    return vms
+    plans = group_plans(namespace, request, uid, first_serial)
+    return [vm for plan in plans for vm in planned_group(plan)]
 
 
 def replacement(vm: VmRecord, uid: str, serial: int = 0) -> VmRecord:

@@ -12,6 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.mcis import MAX_VMS_PER_MCIS
 from models.naming import Name
 from models.operations import OperationRequest
 from models.workflow_input import WorkflowInput
@@ -100,7 +101,7 @@ class Policy(BaseModel):
     sample_interval_s: float = Field(default=10.0, ge=0.1, le=86400)
     cooldown_s: float = Field(default=60.0, ge=0, le=86400)
     min_vms: int = Field(default=1, ge=0)
-    max_vms: int = Field(default=100, ge=1, le=5000)
+    max_vms: int = Field(default=100, ge=1, le=MAX_VMS_PER_MCIS)
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:

@@ -3,6 +3,13 @@ is the single authority for operations on it (Temporal Updates with validators),
 status as a query, keeps its status in a search attribute, and deletes it.
 
 Orchestration only: every cloud or store effect is an activity, called by name.
+
+From release 0.3 (PATCH_VM_BATCHES) VMs travel by name, never by record, in batches of at most
+VM_BATCH_SIZE VMs of one region: one activity creates, acts on or observes a batch, reading the
+records from the store and writing back what changed. The workflow keeps its own copy of the
+records (what it decides with) and writes only what it changes itself (`_dirty`). A new run
+reads the records back from the store a page at a time (up to VMS_IN_VIEW ride in the snapshot):
+no payload grows with the MCIS.
 """
 
 from __future__ import annotations
@@ -17,11 +24,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from models.lifecycle import OperationKind, OperationRecord, OperationState
-from models.mcis import GroupRequest, McisView, PartialFailurePolicy, VmView
+from models.mcis import VMS_IN_VIEW, GroupRequest, McisView, PartialFailurePolicy, VmView
 from models.naming import shared_resource_name, vm_index
 from models.operation_rules import OperationRefused, check_operation, newest_first, scope_vms
 from models.operations import (
     SHARED_SUBNET,
+    VM_BATCH_SIZE,
+    CreateVmBatchInput,
     CreateVmInput,
     EnsureSecurityGroupInput,
     EnsureSshKeyInput,
@@ -33,13 +42,17 @@ from models.operations import (
     NetworkRefs,
     ObserveVmsInput,
     OperationRequest,
+    PlanGroupInput,
     ReconcileInput,
     ReconcileResult,
     SharedNetworkRef,
     StaticNetworkInput,
+    VmActionBatchInput,
     VmActionInput,
+    VmBatch,
+    VmPageInput,
 )
-from models.plan import call_waves, plan_group, plan_vms, replacement
+from models.plan import call_waves, group_plans, planned_group, replacement
 from models.records import McisPhase, McisRecord, ResourceRecord, VmRecord
 from models.status import (
     TARGET_OF_ACTION,
@@ -64,6 +77,7 @@ from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE, MCIS_STATUS
 
 T = TypeVar("T")
 RegionKey = tuple[str, str]
+BatchKey = tuple[str, str, str, int]  # provider, region, group (or ""), chunk
 OPERATIONS_KEPT = 20
 BUSY = "Busy"  # error type of an Update refused because another operation runs
 REFUSED = "Refused"  # error type of an Update the current state does not allow
@@ -78,17 +92,27 @@ PATCH_CONTINUE_PER_OPERATION = "continue-as-new-per-operation"
 PATCH_CONTINUE_AFTER_CREATE = "continue-as-new-after-create"
 PATCH_VMS_KEPT_UNTIL_GONE = "vms-kept-until-gone"  # terminate failures keep the VM recorded
 PATCH_FORCE_CANCELS = "force-delete-cancels"  # delete --force cancels the operation in flight
+PATCH_VM_BATCHES = "vm-batches"  # VMs by name in batches per region; records in the store
 
 OPERATION_ERRORS = (ActivityError, ApplicationError)
 """What ends one operation (reported) rather than the workflow: an activity that failed for
 good, after its bounded retries."""
 
 
-def _by_region(vms: Iterable[VmRecord]) -> dict[RegionKey, list[str]]:
-    regions: dict[RegionKey, list[str]] = defaultdict(list)
+def _batches(
+    vms: Iterable[VmRecord], size: int | None, by_group: bool = False
+) -> dict[BatchKey, list[str]]:
+    """The VMs' names by region (and group), each region cut into chunks of `size` (None: one
+    chunk a region, as before release 0.3)."""
+    keyed: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for vm in vms:
-        regions[(vm.provider, vm.region)].append(vm.name)
-    return dict(sorted(regions.items()))
+        keyed[(vm.provider, vm.region, vm.group if by_group else "")].append(vm.name)
+    batches: dict[BatchKey, list[str]] = {}
+    for (provider, region, group), names in sorted(keyed.items()):
+        step = size or len(names)
+        for start in range(0, len(names), step):
+            batches[(provider, region, group, start // step)] = names[start : start + step]
+    return batches
 
 
 @workflow.defn(name="McisWorkflow")
@@ -120,6 +144,10 @@ class McisWorkflow:
         self._serials = False  # from release 0.2 (PATCH_VM_SERIALS)
         self._token_epoch = ""  # of an MCIS rebuilt from the store (rebuilt_snapshot)
         self._label = ""
+        self._batched = False  # from release 0.3 (PATCH_VM_BATCHES)
+        self._dirty: set[str] = set()  # VMs changed here and not yet written to the store
+        self._loaded = True  # False until a new run has read its VMs back from the store
+        self._carried: McisStatus | None = None  # the status answered until then
         if inp.snapshot is not None:
             self._restore(inp.snapshot)
 
@@ -128,17 +156,18 @@ class McisWorkflow:
     @workflow.run
     async def run(self, inp: McisWorkflowInput) -> McisView:
         self._serials = workflow.patched(PATCH_VM_SERIALS)
+        self._batched = workflow.patched(PATCH_VM_BATCHES)
+        if not self._loaded:
+            await self._load_vms()
         if inp.snapshot is None:
             workflow.upsert_search_attributes(
                 [MCIS_NAMESPACE.value_set(self._namespace), MCIS_NAME.value_set(self._name)]
             )
             self._uid = str(workflow.uuid4())
             first = self._take_serials(sum(g.count for g in inp.request.groups))
-            self._vms = {
-                vm.name: vm
-                for vm in plan_vms(self._namespace, inp.request, self._token_scope(), first)
-            }
-            await self._create()
+            plans = group_plans(self._namespace, inp.request, self._token_scope(), first)
+            self._vms = {vm.name: vm for plan in plans for vm in planned_group(plan)}
+            await self._create(plans)
             if workflow.patched(PATCH_CONTINUE_AFTER_CREATE):
                 await self._continue_unless_waited_for(inp)
         while True:
@@ -167,6 +196,7 @@ class McisWorkflow:
         and an Update reaching the new run is validated against the state restored in
         `__init__`. (Within one run, a worker rebuilding it from history may apply an Update
         together with, and before, the last activity result of the task before it.)"""
+        await self._flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
         if not self._queue and self._delete is None:
             workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
@@ -175,34 +205,22 @@ class McisWorkflow:
 
     @workflow.query
     def status(self) -> McisView:
-        vms = [
-            VmView(
-                id=vm.name,
-                group=vm.group,
-                status=vm.status,
-                native_status=vm.native_status,
-                provider=vm.provider,
-                region=vm.region,
-                spec=vm.spec,
-                image=vm.image,
-                public_ip=vm.public_ip,
-                private_ip=vm.private_ip,
-                csp_id=vm.csp_id,
-                error=vm.error,
-            )
-            for vm in self._vms.values()
-        ]
-        return McisView.build(
+        """The MCIS's status; its VMs too unless there are more than VMS_IN_VIEW (then they are
+        read from the store, `vms_listed` False)."""
+        listed = self._loaded and len(self._vms) <= VMS_IN_VIEW
+        summary = self._aggregate() if self._loaded or self._carried is None else self._carried
+        view = McisView.build(
             self._namespace,
             self._name,
             self._uid,
             self._description,
             self._phase.value,
-            self._aggregate(),
-            vms,
+            summary,
+            [VmView.of(vm) for vm in self._vms.values()] if listed else [],
             operation=self._current or (self._queue[0][0] if self._queue else self._delete),
             operations=self._operations,
         )
+        return view if listed else view.model_copy(update={"vms_listed": False})
 
     @workflow.update
     async def delete(self, force: bool) -> McisView:
@@ -249,8 +267,9 @@ class McisWorkflow:
                 f"{request.kind.value}",
                 type=REFUSED,
             )
-        if self._refuse_if_busy(request.force):
-            return  # forced behind another operation: checked again when its turn comes
+        if self._refuse_if_busy(request.force) or not self._loaded:
+            return  # forced behind another operation, or the VMs are being read back from the
+            # store: checked again when its turn comes
         try:
             check_operation(
                 request, list(self._vms.values()), self._groups, self._name, self._phase
@@ -294,7 +313,7 @@ class McisWorkflow:
 
     # --- create -------------------------------------------------------------------------------
 
-    async def _create(self) -> None:
+    async def _create(self, plans: list[PlanGroupInput]) -> None:
         """Create the MCIS. A failure (a connection gone, the store refusing) ends the create,
         reported with its reason, and leaves the MCIS operable: it can always be deleted."""
         record = self._new_record(OperationKind.CREATE, "mcis")
@@ -302,7 +321,7 @@ class McisWorkflow:
         self._current, self._operation = record, "creating"
         self._set_target(TargetAction.CREATE)
         try:
-            await self._cancellable(self._create_steps())
+            await self._cancellable(self._create_steps(plans))
             failed = len(self._failed())
             self._finish(record, OperationState.DONE, f"{len(self._vms)} VMs, {failed} failed")
         except asyncio.CancelledError:
@@ -319,7 +338,7 @@ class McisWorkflow:
             await self._set_phase_reporting(McisPhase.FAILED)
             self._finish(record, OperationState.FAILED, reason)
 
-    async def _create_steps(self) -> None:
+    async def _create_steps(self, plans: list[PlanGroupInput]) -> None:
         record = McisRecord(
             namespace=self._namespace,
             name=self._name,
@@ -334,7 +353,7 @@ class McisWorkflow:
             },
         )
         await run_activity("register_mcis", record, type(None), STORE)
-        await self._save(self._vms.values())
+        await self._record_planned(plans)
         await self._prepare_networks(self._groups)
         await self._create_vms(list(self._vms))
         phase = await self._apply_partial_failure_policy()
@@ -459,8 +478,17 @@ class McisWorkflow:
             options = create_vm_options(self._limits.create_attempts)
             return await run_activity("create_vm", request, VmRecord, options)
 
+        async def create_batch(key: BatchKey, batch: VmBatch) -> list[VmRecord]:
+            request = CreateVmBatchInput(batch=batch, network=self._networks[key[2]])
+            options = create_vm_options(self._limits.create_attempts)
+            return await run_activity("create_vm_batch", request, list[VmRecord], options)
+
         ready = [n for n in names if self._vms[n].status is not VmStatus.FAILED]
-        await self._fan_out(ready, create, observe=TargetAction.CREATE)
+        if self._batched:
+            await self._in_batches(ready, create_batch, by_group=True)
+            await self._observe(ready, TargetAction.CREATE)
+        else:
+            await self._fan_out(ready, create, observe=TargetAction.CREATE)
         for name in names:
             vm = self._vms[name]
             if vm.status not in (VmStatus.RUNNING, VmStatus.FAILED):
@@ -482,8 +510,8 @@ class McisWorkflow:
                 else:
                     await self._act_on(failed, TargetAction.TERMINATE, wait=False)
                 for name in failed:
-                    self._vms[name] = replacement(
-                        self._vms[name], self._token_scope(), self._take_serials(1)
+                    self._put(
+                        replacement(self._vms[name], self._token_scope(), self._take_serials(1))
                     )
                 self._set_target(TargetAction.CREATE)
                 await self._save(self._vms[n] for n in failed)
@@ -575,30 +603,34 @@ class McisWorkflow:
     async def _scale_out(self, group_name: str, count: int) -> tuple[str, dict[str, list[str]]]:
         group = next(g for g in self._groups if g.name == group_name)
         taken = [vm_index(vm.name) for vm in self._vms.values() if vm.group == group_name]
-        added = plan_group(
-            self._namespace,
-            self._name,
-            self._token_scope(),
-            group.model_copy(update={"count": count}),
+        plan = PlanGroupInput(
+            namespace=self._namespace,
+            mcis=self._name,
+            token_scope=self._token_scope(),
+            group=group.model_copy(update={"count": count}),
             first_index=max(taken, default=0) + 1,
             first_serial=self._take_serials(count),
         )
-        return await self._add_vms(group, added, f"added {count} VMs to group {group_name}")
+        return await self._add_vms(group, plan, f"added {count} VMs to group {group_name}")
 
     async def _add_group(self, group: GroupRequest) -> tuple[str, dict[str, list[str]]]:
         self._groups.append(group)
-        first_serial = self._take_serials(group.count)
-        added = plan_group(
-            self._namespace, self._name, self._token_scope(), group, first_serial=first_serial
+        plan = PlanGroupInput(
+            namespace=self._namespace,
+            mcis=self._name,
+            token_scope=self._token_scope(),
+            group=group,
+            first_serial=self._take_serials(group.count),
         )
-        return await self._add_vms(group, added, f"added group {group.name} of {group.count} VMs")
+        return await self._add_vms(group, plan, f"added group {group.name} of {group.count} VMs")
 
     async def _add_vms(
-        self, group: GroupRequest, added: list[VmRecord], message: str
+        self, group: GroupRequest, plan: PlanGroupInput, message: str
     ) -> tuple[str, dict[str, list[str]]]:
+        added = planned_group(plan)
         self._vms.update({vm.name: vm for vm in added})
         self._set_target(TargetAction.CREATE)
-        await self._save(added)
+        await self._record_planned([plan])
         if group.name not in self._networks:
             await self._prepare_networks([group])
         names = [vm.name for vm in added]
@@ -621,6 +653,7 @@ class McisWorkflow:
         await run_activity("forget_vms", forget, type(None), STORE)
         for name in gone:
             del self._vms[name]
+            self._dirty.discard(name)
         self._set_target(TargetAction.NONE)  # the removed VMs reached it; the rest never had it
         kept = [n for n in names if n not in gone]
         message = f"removed {len(gone)} {what}"
@@ -651,18 +684,23 @@ class McisWorkflow:
             mcis=self._name,
             uid=self._uid,
             regions=sorted(regions),
-            vms=list(self._vms.values()),
+            vms=[] if self._batched else list(self._vms.values()),
+            vms_in_store=self._batched,
         )
+        if self._batched:
+            await self._flush()  # the activity reads the records from the store
         result = await run_activity("reconcile_vms", request, ReconcileResult, CLOUD)
         for vm in [*result.observed, *result.adopted]:
             self._vms[vm.name] = vm
         for name in result.missing:
-            self._vms[name] = self._vms[name].model_copy(
-                update={
-                    "status": VmStatus.UNDEFINED,
-                    "native_status": None,
-                    "error": "no longer exists at the cloud",
-                }
+            self._put(
+                self._vms[name].model_copy(
+                    update={
+                        "status": VmStatus.UNDEFINED,
+                        "native_status": None,
+                        "error": "no longer exists at the cloud",
+                    }
+                )
             )
         await self._save(self._vms.values())
         self._status_changed()
@@ -673,14 +711,17 @@ class McisWorkflow:
     async def _refresh(self) -> tuple[str, dict[str, list[str]]]:
         """Read every VM's status from its cloud once."""
         before = {n: vm.status for n, vm in self._vms.items()}
-        regions = _by_region(vm for vm in self._vms.values() if vm.csp_id)
-        for (provider, region), names in regions.items():
-            request = self._observe_request(provider, region, names, self._target_action, 0.0)
-            changed = await run_activity(
-                "observe_vms", request, list[VmRecord], observe_options(0.0)
-            )
-            for vm in changed:
-                self._vms[vm.name] = vm
+        batches = self._batches_of(vm for vm in self._vms.values() if vm.csp_id)
+        if self._batched:
+            await self._observe_round(batches, self._target_action, 0.0, reads_only=True)
+        else:
+            for (provider, region, _, _), names in batches.items():
+                request = self._observe_request(provider, region, names, self._target_action, 0.0)
+                changed = await run_activity(
+                    "observe_vms", request, list[VmRecord], observe_options(0.0)
+                )
+                for vm in changed:
+                    self._vms[vm.name] = vm
         self._status_changed()
         changed_names = [n for n, vm in self._vms.items() if before.get(n) is not vm.status]
         return f"refreshed {len(self._vms)} VMs, {len(changed_names)} changed", {
@@ -700,8 +741,53 @@ class McisWorkflow:
             )
             return await run_activity("vm_action", request, VmRecord, CLOUD)
 
+        async def act_on_batch(_: BatchKey, batch: VmBatch) -> list[VmRecord]:
+            request = VmActionBatchInput(batch=batch, action=action)
+            return await run_activity("vm_action_batch", request, list[VmRecord], CLOUD)
+
         existing = [n for n in names if self._vms[n].csp_id]
-        await self._fan_out(existing, act, observe=action if wait else None)
+        if not self._batched:
+            await self._fan_out(existing, act, observe=action if wait else None)
+            return
+        await self._in_batches(existing, act_on_batch)
+        if wait:
+            await self._observe(existing, action)
+
+    async def _in_batches(
+        self,
+        names: list[str],
+        call: Callable[[BatchKey, VmBatch], Awaitable[list[VmRecord]]],
+        by_group: bool = False,
+    ) -> None:
+        """One `call` per batch of the named VMs, all at once (one wave: see `_fan_out`); a
+        batch whose call fails for good has its VMs marked Failed with the reason."""
+        await self._flush()  # the batch activities read the records from the store
+        batches = _batches((self._vms[n] for n in names), VM_BATCH_SIZE, by_group)
+        keys = list(batches)
+        results = await asyncio.gather(
+            *(call(key, self._batch(key, batches[key])) for key in keys), return_exceptions=True
+        )
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, ActivityError):
+                for name in batches[key]:
+                    self._fail(name, failure_message(result))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                for vm in result:
+                    self._vms[vm.name] = vm
+        self._status_changed()
+
+    def _batch(self, key: BatchKey, names: list[str]) -> VmBatch:
+        provider, region, _, _ = key
+        return VmBatch(
+            namespace=self._namespace,
+            mcis=self._name,
+            uid=self._uid,
+            provider=provider,
+            region=region,
+            names=names,
+        )
 
     async def _fan_out(
         self,
@@ -735,51 +821,72 @@ class McisWorkflow:
             await self._observe(names, observe)
 
     async def _observe(self, names: list[str], action: TargetAction) -> None:
-        """Rounds of one observation per region with VMs in transition, until none is."""
+        """Rounds of one observation per region (per batch, from release 0.3) with VMs in
+        transition, until none is."""
         limits = self._limits
         deadline = workflow.now() + timedelta(seconds=limits.vm_ready_timeout_s)
-        pending = _by_region(
+        pending = self._batches_of(
             self._vms[n]
             for n in names
             if self._vms[n].csp_id and self._vms[n].status in TRANSITIONAL
         )
         while pending:
-            keys = list(pending)
-            results = await asyncio.gather(
-                *(
-                    run_activity(
-                        "observe_vms",
-                        self._observe_request(
-                            p, r, pending[(p, r)], action, limits.observe_max_wait_s
-                        ),
-                        list[VmRecord],
-                        observe_options(limits.observe_max_wait_s),
-                    )
-                    for p, r in keys
-                ),
-                return_exceptions=True,
-            )
-            for key, result in zip(keys, results, strict=True):
-                if isinstance(result, ActivityError):
-                    for name in pending[key]:
-                        self._fail(name, failure_message(result))
-                elif isinstance(result, BaseException):
-                    raise result
-                else:
-                    for vm in result:
-                        self._vms[vm.name] = vm
-            self._status_changed()
+            await self._observe_round(pending, action, limits.observe_max_wait_s)
             pending = {
                 key: still
-                for key, region_names in pending.items()
-                if (still := [n for n in region_names if self._vms[n].status in TRANSITIONAL])
+                for key, batch_names in pending.items()
+                if (still := [n for n in batch_names if self._vms[n].status in TRANSITIONAL])
             }
             if pending and workflow.now() >= deadline:
                 target = TARGET_OF_ACTION[action].value
-                for name in (n for region_names in pending.values() for n in region_names):
+                for name in (n for batch_names in pending.values() for n in batch_names):
                     self._fail(name, f"did not reach {target} in {limits.vm_ready_timeout_s:.0f}s")
                 self._status_changed()
                 return
+
+    async def _observe_round(
+        self,
+        batches: dict[BatchKey, list[str]],
+        action: TargetAction,
+        wait_s: float,
+        reads_only: bool = False,
+    ) -> None:
+        """One observation of every batch at once; a batch whose observation fails for good
+        has its VMs marked Failed (`reads_only`: they keep their status, and once the other
+        batches' results are in, the failure is raised)."""
+        await self._flush()  # observations of batches read the records from the store
+        keys = list(batches)
+        results = await asyncio.gather(
+            *(
+                run_activity(
+                    "observe_vms",
+                    self._observe_request(p, r, batches[(p, r, g, i)], action, wait_s),
+                    list[VmRecord],
+                    observe_options(wait_s),
+                )
+                for p, r, g, i in keys
+            ),
+            return_exceptions=True,
+        )
+        failure: ActivityError | None = None
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, ActivityError) and reads_only:
+                failure = failure or result
+            elif isinstance(result, ActivityError):
+                for name in batches[key]:
+                    self._fail(name, failure_message(result))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                for vm in result:
+                    self._vms[vm.name] = vm
+        self._status_changed()
+        if failure is not None:
+            raise failure
+
+    def _batches_of(self, vms: Iterable[VmRecord]) -> dict[BatchKey, list[str]]:
+        """Observation batches: one a region before release 0.3, else chunks of a region."""
+        return _batches(vms, VM_BATCH_SIZE if self._batched else None)
 
     def _observe_request(
         self, provider: str, region: str, names: list[str], action: TargetAction, wait_s: float
@@ -790,7 +897,8 @@ class McisWorkflow:
             uid=self._uid,
             provider=provider,
             region=region,
-            vms=[self._vms[n] for n in names],
+            vms=[] if self._batched else [self._vms[n] for n in names],
+            names=names if self._batched else [],
             action=action,
             poll_interval_s=self._limits.poll_interval_s,
             max_wait_s=wait_s,
@@ -871,7 +979,54 @@ class McisWorkflow:
             return exc
 
     async def _save(self, vms: Iterable[VmRecord]) -> None:
-        await run_activity("save_vms", list(vms), type(None), STORE)
+        """Write records to the store: the given ones before release 0.3, else every VM this
+        workflow changed (the batch activities write what they change themselves)."""
+        if self._batched:
+            await self._flush()
+        else:
+            await run_activity("save_vms", list(vms), type(None), STORE)
+
+    async def _flush(self) -> None:
+        """Write the VMs changed here since the last write, a batch per activity, all at once."""
+        if not self._dirty:
+            return
+        names = sorted(self._dirty)
+        self._dirty = set()
+        await asyncio.gather(
+            *(
+                run_activity(
+                    "save_vms",
+                    [self._vms[n] for n in names[start : start + VM_BATCH_SIZE]],
+                    type(None),
+                    STORE,
+                )
+                for start in range(0, len(names), VM_BATCH_SIZE)
+            )
+        )
+
+    async def _record_planned(self, plans: list[PlanGroupInput]) -> None:
+        """Record new VMs: every record at once before release 0.3, else one plan a group
+        (the activity computes the same records from it)."""
+        if not self._batched:
+            added = [vm for plan in plans for vm in planned_group(plan)]
+            await self._save(self._vms[vm.name] for vm in added)
+            return
+        await asyncio.gather(
+            *(run_activity("record_planned_vms", plan, type(None), STORE) for plan in plans)
+        )
+
+    async def _load_vms(self) -> None:
+        """Read the VMs back from the store, a page at a time (a run continued from one that
+        left them there)."""
+        after = ""
+        while True:
+            page_input = VmPageInput(namespace=self._namespace, mcis=self._name, after=after)
+            page = await run_activity("load_vm_page", page_input, list[VmRecord], STORE)
+            self._vms.update((vm.name, vm) for vm in page)
+            if len(page) < page_input.limit:
+                break
+            after = page[-1].name
+        self._loaded, self._carried = True, None
 
     async def _set_phase_reporting(self, phase: McisPhase) -> None:
         """Set the phase after a failure: shown even when the store cannot record it."""
@@ -905,9 +1060,13 @@ class McisWorkflow:
         self._status_changed()
 
     def _fail(self, name: str, error: str) -> None:
-        self._vms[name] = self._vms[name].model_copy(
-            update={"status": VmStatus.FAILED, "error": error}
-        )
+        self._put(self._vms[name].model_copy(update={"status": VmStatus.FAILED, "error": error}))
+
+    def _put(self, vm: VmRecord) -> None:
+        """Change a record here (written to the store by the next `_flush`)."""
+        self._vms[vm.name] = vm
+        if self._batched:
+            self._dirty.add(vm.name)
 
     def _failed(self) -> list[str]:
         return [n for n, vm in self._vms.items() if vm.status is VmStatus.FAILED]
@@ -929,10 +1088,15 @@ class McisWorkflow:
             workflow.upsert_search_attributes([MCIS_STATUS.value_set(label)])
 
     def _snapshot(self) -> McisSnapshot:
+        # Up to VMS_IN_VIEW records travel in the snapshot (the next run answers with them at
+        # once); more are read back from the store.
+        in_store = self._batched and len(self._vms) > VMS_IN_VIEW
         return McisSnapshot(
             uid=self._uid,
             phase=self._phase,
-            vms=list(self._vms.values()),
+            vms=[] if in_store else list(self._vms.values()),
+            vms_in_store=in_store,
+            status=self._aggregate() if in_store else None,
             groups=self._groups,
             target_action=self._target_action,
             target_status=self._target_status,
@@ -955,4 +1119,9 @@ class McisWorkflow:
         self._next_operation_id = snapshot.next_operation_id
         self._next_serial = snapshot.next_serial
         self._token_epoch = snapshot.token_epoch
-        self._label = self._aggregate().label
+        self._loaded = not snapshot.vms_in_store
+        self._carried = snapshot.status
+        if self._loaded or self._carried is None:
+            self._label = self._aggregate().label
+        else:
+            self._label = self._carried.label

@@ -48,7 +48,7 @@ def test_replacement_keeps_the_name_and_gets_a_new_token() -> None:
     ("fields", "message"),
     [
         (group(count=0), "greater than or equal to 1"),
-        (group(count=100000), "less than or equal to 1000"),
+        (group(count=100000), "less than or equal to 10000"),
         (group(spec="aws+us-east-1"), "not a catalog id"),
         (group(image="aws+eu-west-1+ubuntu"), "different clouds or regions"),
         (group(vnet="net1"), "names vnet, security_groups and ssh_key together"),
