@@ -39,9 +39,11 @@ def apply_observation(vm: VmRecord, seen: CloudVm | None, action: TargetAction) 
 
 def listing_may_lag(vm: VmRecord, now: datetime) -> bool:
     """Whether a listing at `now` may not show the VM yet: its create returned less than
-    LISTING_GRACE_S ago (a VM with no known create time is not new)."""
+    LISTING_GRACE_S ago and no listing has shown it since (a VM with no known create time is
+    not new; one a listing has shown is known to the listings)."""
     created = vm.created_at
-    return created is not None and now < created + timedelta(seconds=LISTING_GRACE_S)
+    recent = created is not None and now < created + timedelta(seconds=LISTING_GRACE_S)
+    return recent and not vm.listed
 
 
 def observe_listed(
@@ -52,7 +54,8 @@ def observe_listed(
     neither Failed nor Terminated); left out after that, it is gone."""
     if listed is None and listing_may_lag(vm, now):
         return vm
-    return apply_observation(vm, listed, action)
+    seen = apply_observation(vm, listed, action)
+    return seen if listed is None or vm.listed else seen.model_copy(update={"listed": True})
 
 
 def observed_change(before: VmRecord, after: VmRecord) -> bool:

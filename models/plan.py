@@ -102,6 +102,8 @@ def replacement(vm: VmRecord, uid: str, serial: int = 0) -> VmRecord:
             "public_ip": None,
             "private_ip": None,
             "error": None,
+            "created_at": None,
+            "listed": False,
         }
     )
 

@@ -80,3 +80,4 @@ class VmRecord(BaseModel):
     ssh_key: str = ""
     updated_at: datetime | None = None
     created_at: datetime | None = None  # when its create last returned (listings may lag it)
+    listed: bool = False  # a listing of its region has shown it since its create returned

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Index, Table, TypeDecorator
+from sqlalchemy import JSON, DateTime, Dialect, Index, Table, TypeDecorator, false
 from sqlmodel import Field, SQLModel
 
 
@@ -112,6 +112,7 @@ class VmRow(SQLModel, table=True):
     security_groups: list[str] = Field(default_factory=list, sa_type=JSON)
     ssh_key: str = ""
     created_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # added in 0.2
+    listed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})  # in 0.3
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
 
 

@@ -959,15 +959,30 @@ class McisWorkflow:
     async def _release_shared_networks(self) -> list[str]:
         """Release the shared vNet/SG/key of every dynamic region; what could not be released,
         each as one line."""
+        regions = sorted({(g.provider, g.region) for g in self._groups if not g.is_static})
+        refs = [
+            SharedNetworkRef(namespace=self._namespace, provider=p, region=r) for p, r in regions
+        ]
+        if self._batched:  # every region at once
+            results = await asyncio.gather(
+                *(run_activity("release_shared_network", ref, bool, CLOUD) for ref in refs),
+                return_exceptions=True,
+            )
+        else:
+            results = []
+            for ref in refs:
+                try:
+                    results.append(await run_activity("release_shared_network", ref, bool, CLOUD))
+                except ActivityError as exc:
+                    results.append(exc)
         kept: list[str] = []
-        for provider, region in sorted(
-            {(g.provider, g.region) for g in self._groups if not g.is_static}
-        ):
-            ref = SharedNetworkRef(namespace=self._namespace, provider=provider, region=region)
-            try:
-                await run_activity("release_shared_network", ref, bool, CLOUD)
-            except ActivityError as exc:
-                kept.append(f"shared network of {provider}/{region} kept: {failure_message(exc)}")
+        for ref, result in zip(refs, results, strict=True):
+            if isinstance(result, ActivityError):
+                kept.append(
+                    f"shared network of {ref.provider}/{ref.region} kept: {failure_message(result)}"
+                )
+            elif isinstance(result, BaseException):
+                raise result
         return kept
 
     # --- state helpers ------------------------------------------------------------------------
