@@ -16,7 +16,7 @@ from models.workflow_input import WorkflowInput
 VM_BATCH_SIZE = 250
 """VMs per batch activity (create, action, observation): bounds each payload, whatever the
 size of the MCIS (about 0.6 kB a record)."""
-VM_PAGE_SIZE = 1000
+VM_PAGE_SIZE = 500
 """VMs per page when a workflow reads an MCIS back from the store."""
 
 SHARED_VNET_CIDR = "10.0.0.0/16"
