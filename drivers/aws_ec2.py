@@ -15,6 +15,14 @@ token), but emulators ignore it, so `create_vm` first looks the instance up by i
 + internet gateway) and security groups are found by name before they are made; key pairs are
 compared by public key.
 
+Batches (`BatchVmSource`): `create_vms` makes the VMs of one shape (instance type, image,
+subnet, security groups, key) with one RunInstances of MinCount = MaxCount = n, whose
+ClientToken is a hash of the VMs' sorted client tokens, then gives each VM its own tags (Name,
+its request's tags, `mcis-client-token`) with CreateTags; the batch's instances carry the tags
+its VMs share and `mcis-batch-token` from launch, which is how a call repeated after a crash
+before the last CreateTags finds them (see `create_vms`). `act_on_vms` is one
+Stop/Start/Reboot/TerminateInstances for all the ids and one DescribeInstances after.
+
 Catalog: `specs` are the instance types EC2 describes in the region that have an on-demand Linux
 price in Libcloud's bundled pricing data (`libcloud/data/pricing.json`, `ec2_linux`): a type
 without a known price cannot be ranked by the planner, so it is not offered. `images` are a small
@@ -26,10 +34,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,6 +73,7 @@ from models.cloud import (
     CloudVNet,
     FirewallRule,
     SubnetSpec,
+    VmAction,
     VmCreateRequest,
 )
 
@@ -78,7 +88,13 @@ CLOUD = "aws"
 MAX_THREADS = 16
 CATALOG_TTL_S = 600.0
 THROTTLE_RETRY_AFTER_S = 1.0
+FILTER_VALUES = 200
+"""Values per Describe* filter (EC2 refuses more)."""
+CLIENT_TOKEN_MAX = 64
 TAG_CLIENT_TOKEN = "mcis-client-token"
+TAG_BATCH_TOKEN = "mcis-batch-token"
+"""Set at launch on every instance of a batch RunInstances (and its volumes): the batch's
+ClientToken, which finds the batch's instances before their own tags are set."""
 TAG_SUBNET = "mcis-subnet"
 TAG_PUBLIC_KEY = "mcis-public-key-sha256"
 
@@ -157,6 +173,12 @@ TRANSIENT_CODES = frozenset(
     }
 )
 NOT_FOUND_INSTANCE_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+ACTION_CALLS = {
+    VmAction.SUSPEND: "stop_instances",
+    VmAction.RESUME: "start_instances",
+    VmAction.REBOOT: "reboot_instances",
+    VmAction.TERMINATE: "terminate_instances",
+}
 FAILURE_REASON_PREFIXES = ("Server.", "Client.VolumeLimitExceeded", "Client.InternalError")
 """StateReason codes that mean the VM failed (not a user's stop or terminate)."""
 
@@ -208,6 +230,82 @@ def _tag_spec(kind: str, tags: dict[str, str]) -> list[dict[str, Any]]:
 
 def _tag_filters(tags: dict[str, str]) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+
+
+def _chunks(values: Sequence[str], size: int = FILTER_VALUES) -> list[list[str]]:
+    return [list(values[i : i + size]) for i in range(0, len(values), size)]
+
+
+Shape = tuple[str, str, str, tuple[str, ...], str]
+"""What the VMs of one RunInstances share: instance type, image, subnet, security groups, key."""
+
+
+_Made = tuple[dict[str, dict[str, Any]], dict[str, CloudError]]
+"""One shape's part of a batch create: instances by client token, and refused VMs' errors."""
+
+
+def vm_shape(request: VmCreateRequest) -> Shape:
+    groups = tuple(sorted(request.security_group_csp_ids))
+    return (request.spec, request.image, request.subnet_csp_id, groups, request.key_name)
+
+
+def batch_token(shape: Shape, tokens: Iterable[str]) -> str:
+    """The ClientToken of one batch RunInstances: a hash of its shape and its VMs' sorted client
+    tokens, so the same VMs to make always get the same token (63 characters; EC2 takes 64)."""
+    raw = json.dumps([*shape, sorted(set(tokens))], separators=(",", ":"))
+    return "mcis-batch-" + hashlib.sha256(raw.encode()).hexdigest()[:52]
+
+
+def vm_tags(request: VmCreateRequest) -> dict[str, str]:
+    """Every tag one VM carries: its cloud name, its request's tags, its client token."""
+    return {"Name": request.name, **request.tags, TAG_CLIENT_TOKEN: request.client_token}
+
+
+def shared_tags(requests: Sequence[VmCreateRequest]) -> dict[str, str]:
+    """The request tags every one of `requests` carries with the same value."""
+    shared = dict(requests[0].tags)
+    for request in requests[1:]:
+        shared = {k: v for k, v in shared.items() if request.tags.get(k) == v}
+    return shared
+
+
+def launch_params(
+    request: VmCreateRequest, count: int, token: str, tags: dict[str, str]
+) -> dict[str, Any]:
+    """RunInstances' parameters for `count` VMs of `request`'s shape, all tagged `tags`."""
+    params: dict[str, Any] = {
+        "ImageId": request.image,
+        "InstanceType": request.spec,
+        "MinCount": count,
+        "MaxCount": count,
+        "ClientToken": token[:CLIENT_TOKEN_MAX],
+        "TagSpecifications": _tag_spec("instance", tags) + _tag_spec("volume", tags),
+    }
+    if request.key_name:
+        params["KeyName"] = request.key_name
+    if request.subnet_csp_id:
+        params["SubnetId"] = request.subnet_csp_id
+    if request.security_group_csp_ids:
+        params["SecurityGroupIds"] = sorted(request.security_group_csp_ids)
+    return params
+
+
+def _launch_order(instances: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(instances, key=lambda i: (int(i.get("AmiLaunchIndex", 0)), i["InstanceId"]))
+
+
+def _earliest(instances: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return min(instances, key=lambda i: (str(i.get("LaunchTime", "")), i["InstanceId"]))
+
+
+def ids_named(message: str, csp_ids: Iterable[str]) -> list[str]:
+    """The ids among `csp_ids` that an EC2 error message names (e.g. `The instance IDs 'i-1,
+    i-2' do not exist`, `The instance 'i-3' is not in a state from which it can be stopped`)."""
+    return [
+        csp_id
+        for csp_id in csp_ids
+        if re.search(rf"(?<![\w-]){re.escape(csp_id)}(?![\w-])", message)
+    ]
 
 
 def normalized_public_key(public_key: str) -> str:
@@ -802,6 +900,8 @@ class AwsEc2Driver:
             reason.get("Code", "")
         ).startswith(FAILURE_REASON_PREFIXES):
             failure = str(reason.get("Message") or reason.get("Code"))
+        # A batch's instances share its ClientToken: only their own tag names their VM's.
+        launch_token = "" if TAG_BATCH_TOKEN in tags else str(instance.get("ClientToken", ""))
         return CloudVm(
             csp_id=instance["InstanceId"],
             name=tags.get("Name", instance["InstanceId"]),
@@ -814,7 +914,7 @@ class AwsEc2Driver:
             failure_reason=failure,
             public_ip=instance.get("PublicIpAddress"),
             private_ip=instance.get("PrivateIpAddress"),
-            client_token=tags.get(TAG_CLIENT_TOKEN) or str(instance.get("ClientToken", "")),
+            client_token=tags.get(TAG_CLIENT_TOKEN) or launch_token,
             tags=tags,
         )
 
@@ -835,31 +935,179 @@ class AwsEc2Driver:
             raise
         return found[0] if found else None
 
+    def _filtered(self, ec2: Ec2, name: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        """The instances whose filter `name` matches one of `values` (a filter, unlike
+        InstanceIds, does not fail on an id EC2 does not know)."""
+        found: list[dict[str, Any]] = []
+        for chunk in _chunks(sorted(set(values))):
+            found += self._describe(ec2, Filters=[{"Name": name, "Values": chunk}])
+        return found
+
+    def _made(self, ec2: Ec2, tokens: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The instance each client token already made (the earliest, if a race made two)."""
+        by_token: dict[str, list[dict[str, Any]]] = {}
+        for instance in self._filtered(ec2, f"tag:{TAG_CLIENT_TOKEN}", tokens):
+            by_token.setdefault(_tags(instance.get("Tags"))[TAG_CLIENT_TOKEN], []).append(instance)
+        return {token: _earliest(instances) for token, instances in by_token.items()}
+
     async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
         def create(ec2: Ec2) -> dict[str, Any]:
             token = request.client_token
-            made = self._describe(ec2, Filters=_tag_filters({TAG_CLIENT_TOKEN: token}))
-            if made:
-                return min(made, key=lambda i: str(i.get("LaunchTime", "")))
-            tags = {"Name": request.name, **request.tags, TAG_CLIENT_TOKEN: token}
-            params: dict[str, Any] = {
-                "ImageId": request.image,
-                "InstanceType": request.spec,
-                "MinCount": 1,
-                "MaxCount": 1,
-                "ClientToken": token[:64],
-                "TagSpecifications": _tag_spec("instance", tags) + _tag_spec("volume", tags),
-            }
-            if request.key_name:
-                params["KeyName"] = request.key_name
-            if request.subnet_csp_id:
-                params["SubnetId"] = request.subnet_csp_id
-            if request.security_group_csp_ids:
-                params["SecurityGroupIds"] = list(request.security_group_csp_ids)
+            made = self._made(ec2, [token]).get(token)
+            if made is not None:
+                return made
+            params = launch_params(request, 1, token, vm_tags(request))
             instance: dict[str, Any] = ec2.run_instances(**params)["Instances"][0]
             return instance
 
         return self._vm(region, await self._call(region, create))
+
+    async def create_vms(
+        self, region: str, requests: Sequence[VmCreateRequest]
+    ) -> list[CloudVm | CloudError]:
+        """BatchVmSource: one RunInstances (MinCount = MaxCount = n) per shape (`vm_shape`) of
+        the VMs not made yet, then one CreateTags per new VM for its own tags.
+
+        Idempotent per VM: the VMs already made are found by their `mcis-client-token` tag
+        (whoever made them, create_vm or a batch). A batch's ClientToken is `batch_token` of its
+        shape and the sorted client tokens of the VMs it makes; its instances carry that token
+        as their `mcis-batch-token` tag from launch (TagSpecifications, with the tags all its
+        VMs share), and its i-th instance by AmiLaunchIndex is the VM of the i-th of those
+        sorted tokens. So a call repeated after a crash between RunInstances and the last
+        CreateTags recovers every instance: by the batch token of its VMs still missing (none
+        tagged yet: the same token), or, when some were tagged, by the batch tag of those (the
+        batch's VMs are those tagged with it plus those still missing, which the batch token
+        confirms). Should the instances of an unfinished batch not match this call's VMs (the
+        call holds other VMs than the one that launched it), its VMs still missing are refused
+        with ConflictError rather than made a second time.
+
+        RunInstances makes all n instances or none, so EC2 has no per-VM refusal to report: a
+        failed RunInstances raises (as create_vm would), after the VMs of the call's other
+        shapes are made and tagged; a failed CreateTags raises too (the call repeated tags the
+        instance it made)."""
+        if not requests:
+            return []
+        by_token: dict[str, VmCreateRequest] = {}
+        for request in requests:
+            by_token.setdefault(request.client_token, request)
+        found = await self._call(region, lambda ec2: self._made(ec2, by_token))
+        shapes: dict[Shape, list[VmCreateRequest]] = {}
+        for request in by_token.values():
+            shapes.setdefault(vm_shape(request), []).append(request)
+
+        def make(shape: Shape, group: list[VmCreateRequest]) -> Callable[[Ec2], _Made]:
+            return lambda ec2: self._make(ec2, shape, group, found)
+
+        made = await asyncio.gather(
+            *(self._call(region, make(shape, group)) for shape, group in shapes.items()),
+            return_exceptions=True,
+        )
+        claimed: dict[str, dict[str, Any]] = {}
+        refused: dict[str, CloudError] = {}
+        for outcome in made:
+            if not isinstance(outcome, BaseException):
+                claimed.update(outcome[0])
+                refused.update(outcome[1])
+
+        def tag(token: str, instance: dict[str, Any]) -> Callable[[Ec2], dict[str, Any]]:
+            return lambda ec2: self._tag_vm(ec2, instance, by_token[token])
+
+        tokens = sorted(claimed)
+        tagged = await asyncio.gather(
+            *(self._call(region, tag(t, claimed[t])) for t in tokens), return_exceptions=True
+        )
+        instances = dict(found)
+        for outcome in made:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        for token, tagged_instance in zip(tokens, tagged, strict=True):
+            if isinstance(tagged_instance, BaseException):
+                raise tagged_instance
+            instances[token] = tagged_instance
+        return [
+            self._vm(region, instances[r.client_token])
+            if r.client_token in instances
+            else refused[r.client_token]
+            for r in requests
+        ]
+
+    def _make(
+        self,
+        ec2: Ec2,
+        shape: Shape,
+        group: list[VmCreateRequest],
+        found: dict[str, dict[str, Any]],
+    ) -> _Made:
+        """The instances of `group`'s VMs not in `found`: recovered from an unfinished batch,
+        or made now by one RunInstances (by token, not yet tagged); or the refusal of those
+        VMs when an unfinished batch cannot be matched to them."""
+        missing = {r.client_token: r for r in group if r.client_token not in found}
+        claimed: dict[str, dict[str, Any]] = {}
+        if not missing:
+            return claimed, {}
+        earlier = {
+            _tags(found[r.client_token].get("Tags")).get(TAG_BATCH_TOKEN)
+            for r in group
+            if r.client_token in found
+        }
+        for batch in sorted(b for b in earlier if b):
+            instances = self._filtered(ec2, f"tag:{TAG_BATCH_TOKEN}", [batch])
+            if all(TAG_CLIENT_TOKEN in _tags(i.get("Tags")) for i in instances):
+                continue  # finished: all its VMs carry their own tags
+            matched = self._match(shape, batch, instances, missing)
+            if matched is None:
+                return claimed, self._mismatch(batch, missing)
+            claimed.update(matched)
+            missing = {t: r for t, r in missing.items() if t not in matched}
+        if not missing:
+            return claimed, {}
+        batch = batch_token(shape, missing)
+        instances = self._filtered(ec2, f"tag:{TAG_BATCH_TOKEN}", [batch])
+        if not instances:
+            first = missing[min(missing)]
+            tags = {**shared_tags(list(missing.values())), TAG_BATCH_TOKEN: batch}
+            params = launch_params(first, len(missing), batch, tags)
+            instances = ec2.run_instances(**params)["Instances"]
+        matched = self._match(shape, batch, instances, missing)
+        if matched is None:
+            return claimed, self._mismatch(batch, missing)
+        claimed.update(matched)
+        return claimed, {}
+
+    @staticmethod
+    def _match(
+        shape: Shape,
+        batch: str,
+        instances: Sequence[dict[str, Any]],
+        missing: dict[str, VmCreateRequest],
+    ) -> dict[str, dict[str, Any]] | None:
+        """The instances of `batch` that are VMs of `missing`, by token; None when the batch's
+        VMs (those it tagged, plus `missing`) do not hash to its token or fill it otherwise."""
+        ordered = _launch_order(instances)
+        own = [_tags(i.get("Tags")).get(TAG_CLIENT_TOKEN) for i in ordered]
+        members = sorted({t for t in own if t} | set(missing))
+        if len(members) != len(ordered) or batch_token(shape, members) != batch:
+            return None
+        if any(token and token != members[k] for k, token in enumerate(own)):
+            return None
+        return {members[k]: i for k, i in enumerate(ordered) if members[k] in missing}
+
+    def _mismatch(self, batch: str, missing: dict[str, VmCreateRequest]) -> dict[str, CloudError]:
+        error = ConflictError(
+            f"{self._what}: the instances of batch {batch} are not all tagged and do not match "
+            "the VMs of this call: not creating them again",
+            "BatchMismatch",
+        )
+        return dict.fromkeys(missing, error)
+
+    @staticmethod
+    def _tag_vm(ec2: Ec2, instance: dict[str, Any], request: VmCreateRequest) -> dict[str, Any]:
+        """The instance with its VM's own tags (CreateTags unless it has them already)."""
+        tags = vm_tags(request)
+        have = _tags(instance.get("Tags"))
+        if any(have.get(k) != v for k, v in tags.items()):
+            ec2.create_tags(Resources=[instance["InstanceId"]], Tags=_tag_list(tags))
+        return {**instance, "Tags": _tag_list({**have, **tags})}
 
     async def get_vm(self, region: str, csp_id: str) -> CloudVm | None:
         found = await self._call(region, lambda ec2: self._instance(ec2, csp_id))
@@ -883,13 +1131,13 @@ class AwsEc2Driver:
         return self._vm(region, await self._call(region, act))
 
     async def suspend_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._act(region, csp_id, "stop_instances")
+        return await self._act(region, csp_id, ACTION_CALLS[VmAction.SUSPEND])
 
     async def resume_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._act(region, csp_id, "start_instances")
+        return await self._act(region, csp_id, ACTION_CALLS[VmAction.RESUME])
 
     async def reboot_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._act(region, csp_id, "reboot_instances")
+        return await self._act(region, csp_id, ACTION_CALLS[VmAction.REBOOT])
 
     async def terminate_vm(self, region: str, csp_id: str) -> None:
         def terminate(ec2: Ec2) -> None:
@@ -900,6 +1148,58 @@ class AwsEc2Driver:
                     raise
 
         await self._call(region, terminate)
+
+    async def act_on_vms(
+        self, region: str, action: VmAction, csp_ids: Sequence[str]
+    ) -> list[CloudVm | CloudError | None]:
+        """BatchVmSource: one Stop/Start/Reboot/TerminateInstances for every id, then one read.
+
+        EC2 refuses such a call whole when one id is wrong (unknown: InvalidInstanceID.NotFound,
+        malformed, or in a state that forbids the action: IncorrectInstanceState), naming the
+        ids in its message: those ids get that error (for terminate, an id EC2 does not know is
+        gone: None, as terminate_vm then get_vm answer) and the call is sent again without them.
+        An error naming none of the ids, or one a retry may cure, raises. Each VM is then as
+        read right after (for terminate: None when EC2 no longer knows it)."""
+        if not csp_ids:
+            return []
+        call = ACTION_CALLS[action]
+        terminate = action is VmAction.TERMINATE
+        unique = list(dict.fromkeys(csp_ids))
+
+        def act(ec2: Ec2) -> tuple[dict[str, dict[str, Any]], dict[str, CloudError | None]]:
+            refused: dict[str, CloudError | None] = {}
+            todo = unique
+            while todo:
+                try:
+                    getattr(ec2, call)(InstanceIds=todo)
+                    break
+                except ClientError as exc:
+                    error = cloud_error(exc, self._what)
+                    named = ids_named(str(exc.response.get("Error", {}).get("Message", "")), todo)
+                    if error.retryable or not named:
+                        raise
+                    gone = terminate and _code(exc) in NOT_FOUND_INSTANCE_CODES
+                    refused.update(dict.fromkeys(named, None if gone else error))
+                    todo = [i for i in todo if i not in refused]
+            read = self._filtered(ec2, "instance-id", [i for i in unique if i not in refused])
+            return {i["InstanceId"]: i for i in read}, refused
+
+        seen, refused = await self._call(region, act)
+        answers: list[CloudVm | CloudError | None] = []
+        for csp_id in csp_ids:
+            if csp_id in refused:
+                answers.append(refused[csp_id])
+            elif csp_id in seen:
+                answers.append(self._vm(region, seen[csp_id]))
+            elif terminate:
+                answers.append(None)
+            else:
+                answers.append(
+                    NotFoundError(
+                        f"{self._what}: instance {csp_id} not found", "InvalidInstanceID.NotFound"
+                    )
+                )
+        return answers
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
