@@ -2,7 +2,8 @@
 endpoint = a small proxy in front of moto), a private stack, everything through the `mcis` CLI:
 catalog from EC2 with Libcloud's prices, a 4-VM MCIS with AWS native states through suspend,
 resume, terminate and delete (nothing left at moto), and the worker killed with -9 while moto's
-answers to RunInstances are held back: after a restart, exactly the requested instances exist."""
+answer to a batch's RunInstances is held back (its instances made, none tagged as its VM yet):
+after a restart, exactly the requested instances exist, each tagged as its VM."""
 
 from __future__ import annotations
 
@@ -167,6 +168,10 @@ def image_id(e2e: E2E) -> str:
     return str(next(i for i in images if i["os"] == "amazon-linux-2023")["id"])
 
 
+def tag(instance: dict[str, Any], key: str) -> str | None:
+    return next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == key), None)
+
+
 def timed(e2e: E2E, *args: str) -> tuple[dict[str, Any], float]:
     started = time.monotonic()
     status = e2e.json(*args, timeout=300)
@@ -194,7 +199,11 @@ def test_moto_catalog_and_a_4_vm_lifecycle_with_aws_native_states(e2e: E2E, moto
     at_moto = moto.instances(**{"mcis-uid": uid})
     assert sorted(i["InstanceId"] for i in at_moto) == sorted(vm["csp_id"] for vm in status["vms"])
     assert {(i["State"]["Name"], i["InstanceType"]) for i in at_moto} == {("running", "t3.micro")}
-    assert len({i["ClientToken"] for i in at_moto}) == 4
+    # One RunInstances of 4 (one batch token), each VM tagged with its own client token.
+    assert len({i["ClientToken"] for i in at_moto}) == 1
+    assert len({tag(i, "mcis-client-token") for i in at_moto}) == 4
+    names = {i["InstanceId"]: tag(i, "Name") for i in at_moto}
+    assert names == {vm["csp_id"]: f"{NS}-web-{vm['id']}" for vm in status["vms"]}
 
     status, suspend_s = timed(e2e, "suspend", NS, "web")
     assert status["counts"] == {"Suspended": 4}
@@ -229,13 +238,17 @@ def test_moto_catalog_and_a_4_vm_lifecycle_with_aws_native_states(e2e: E2E, moto
 def test_moto_worker_killed_mid_create_leaves_no_duplicate(e2e: E2E, moto: Moto) -> None:
     e2e.run("ns", "create", NS)  # may exist from the test before
     image = image_id(e2e)
-    moto.proxy.delay = 4.0  # moto makes each instance, its answer waits 4 s
+    # moto makes the batch's instances (tagged with what they share, mcis-name among it),
+    # its answer waits 4 s: the worker dies before any VM's own tags are set.
+    moto.proxy.delay = 4.0
     try:
         e2e.ok("create", NS, "crash", "--group", f"{SPEC},{image},8", "--no-wait")
         wait_until(
             lambda: len(moto.instances(**{"mcis-name": "crash"})) >= 4, 60, "instances at moto"
         )
         e2e.stack.kill_component("worker", signal.SIGKILL)
+        made = moto.instances(**{"mcis-name": "crash"})
+        assert len(made) == 8 and {tag(i, "mcis-client-token") for i in made} == {None}
     finally:
         moto.proxy.delay = 0.0
     killed_at = time.monotonic()
@@ -250,7 +263,7 @@ def test_moto_worker_killed_mid_create_leaves_no_duplicate(e2e: E2E, moto: Moto)
     assert status["status"] == "Running" and status["counts"] == {"Running": 8}
     at_moto = moto.instances(**{"mcis-name": "crash", "mcis-namespace": NS})
     assert len(at_moto) == 8, [i["Tags"] for i in at_moto]
-    assert len({i["ClientToken"] for i in at_moto}) == 8
+    assert len({tag(i, "mcis-client-token") for i in at_moto}) == 8
     assert sorted(i["InstanceId"] for i in at_moto) == sorted(vm["csp_id"] for vm in status["vms"])
     print(f"\nmoto worker killed mid-create: 8/8 running {recovery_s:.1f} s after the kill")
     e2e.ok("delete", NS, "crash", timeout=300)
