@@ -43,9 +43,10 @@ class RecordActivities:
         await store_call(lambda: self._deps.store.upsert_vms(vms))
 
     @activity.defn(name="record_planned_vms")
-    async def record_planned_vms(self, plan: PlanGroupInput) -> None:
-        """Record the VMs of a plan (the workflow holds the same ones: the plan is pure)."""
-        await store_call(lambda: self._deps.store.upsert_vms(planned_group(plan)))
+    async def record_planned_vms(self, plans: list[PlanGroupInput]) -> None:
+        """Record the VMs of the plans (the workflow holds the same ones: a plan is pure)."""
+        vms = [vm for plan in plans for vm in planned_group(plan)]
+        await store_call(lambda: self._deps.store.upsert_vms(vms))
 
     @activity.defn(name="load_vm_page")
     async def load_vm_page(self, page: VmPageInput) -> list[VmRecord]:

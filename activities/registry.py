@@ -26,6 +26,7 @@ def all_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
         resources.ensure_security_group,
         resources.ensure_ssh_key,
         resources.static_network,
+        resources.ensure_shared_network,
         resources.delete_resource,
         resources.release_shared_network,
         vms.create_vm,

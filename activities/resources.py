@@ -22,6 +22,7 @@ from models.operations import (
     ResourceRef,
     SharedNetworkRef,
     StaticNetworkInput,
+    shared_network_refs,
 )
 from models.records import ResourceKind, ResourceRecord
 
@@ -186,6 +187,25 @@ class ResourceActivities:
             await cloud_call(lambda: driver.delete_key_pair(record.region, record.csp_id))
         await store_call(lambda: store.delete_resource(ref.namespace, ref.kind, ref.name))
         return True
+
+    @activity.defn(name="ensure_shared_network")
+    async def ensure_shared_network(self, ref: SharedNetworkRef) -> NetworkRefs:
+        """A region's shared vNet, security group and key for dynamic MCIS, each made if
+        missing (the three steps above, in one activity: one per region)."""
+        name = shared_resource_name(ref.provider, ref.region)
+        place = ResourcePlace(
+            namespace=ref.namespace,
+            name=name,
+            provider=ref.provider,
+            region=ref.region,
+            shared=True,
+        )
+        vnet = await self.ensure_vnet(EnsureVNetInput(**place.model_dump()))
+        group = await self.ensure_security_group(
+            EnsureSecurityGroupInput(**place.model_dump(), vnet=name)
+        )
+        key = await self.ensure_ssh_key(EnsureSshKeyInput(**place.model_dump()))
+        return shared_network_refs(ref.provider, ref.region, vnet, group, key)
 
     @activity.defn(name="release_shared_network")
     async def release_shared_network(self, ref: SharedNetworkRef) -> bool:

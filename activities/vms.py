@@ -85,13 +85,17 @@ class VmActivities:
 
     @activity.defn(name="observe_vms")
     async def observe_vms(self, inp: ObserveVmsInput) -> list[VmRecord]:
-        """Poll the region until a VM's state changes, all are stable, or `max_wait_s` passed.
-        Returns the VMs that changed (already saved to the store)."""
+        """Poll the region until a VM's state changes (and `report_every_s` has passed since
+        the start), all are stable, or `max_wait_s` passed. Returns the VMs that changed
+        (already saved to the store)."""
         driver = self._deps.driver(inp.provider)
-        deadline = time.monotonic() + inp.max_wait_s
+        started = time.monotonic()
+        deadline = started + inp.max_wait_s
+        report_at = started + inp.report_every_s
         vms = inp.vms or await self._named(inp.namespace, inp.mcis, inp.names)
         watched = [vm for vm in vms if vm.csp_id]
         listing = partial(driver.list_vms, inp.region, {TAG_UID: inp.uid})
+        changed: list[VmRecord] = []
         async with heartbeating():  # polls, and sleeps between them
             while True:
                 try:
@@ -124,14 +128,16 @@ class VmActivities:
                         a for b, a in zip(watched, now, strict=True) if observed_change(b, a)
                     ]
                     settled = all(vm.status not in TRANSITIONAL for vm in now)
-                    if changed or settled:
+                    if settled or (changed and time.monotonic() >= report_at):
                         if changed:
                             await store_call(partial(self._deps.store.upsert_vms, changed))
                         return changed
                     running = sum(vm.status is VmStatus.RUNNING for vm in now)
                     activity.heartbeat(f"{running}/{len(now)} running")
                 if time.monotonic() >= deadline:
-                    return []
+                    if changed:
+                        await store_call(partial(self._deps.store.upsert_vms, changed))
+                    return changed
                 await asyncio.sleep(inp.poll_interval_s)
 
     async def _named(self, namespace: str, mcis: str, names: list[str]) -> list[VmRecord]:

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 from models.cloud import DEFAULT_RULES, FirewallRule, SubnetSpec
 from models.lifecycle import OperationKind, OperationRecord
 from models.mcis import MAX_VMS_PER_GROUP, VMS_IN_VIEW, GroupRequest, McisRequest
-from models.naming import Name
-from models.records import McisPhase, McisRecord, ResourceKind, VmRecord
+from models.naming import Name, shared_resource_name
+from models.records import McisPhase, McisRecord, ResourceKind, ResourceRecord, VmRecord
 from models.status import McisStatus, TargetAction, TargetStatus, aggregate
 from models.workflow_input import WorkflowInput
 
@@ -30,6 +30,7 @@ class McisLimits(BaseModel):
     per_provider_concurrency: int = Field(default=100, ge=1)
     poll_interval_s: float = Field(default=0.5, gt=0)
     observe_max_wait_s: float = Field(default=20.0, gt=0)
+    observe_report_every_s: float = Field(default=5.0, ge=0)  # batched runs (release 0.3)
     vm_ready_timeout_s: float = Field(default=1800.0, gt=0)
     create_attempts: int = Field(default=8, ge=1)
     refine_rounds: int = Field(default=2, ge=0)
@@ -47,6 +48,28 @@ class NetworkRefs(BaseModel):
     security_group_csp_ids: list[str]
     ssh_key: str
     key_csp_name: str
+
+
+def shared_network_refs(
+    provider: str,
+    region: str,
+    vnet: ResourceRecord,
+    security_group: ResourceRecord,
+    key: ResourceRecord,
+) -> NetworkRefs:
+    """Where a dynamic group's VMs attach: its region's shared vNet, security group and key."""
+    name = shared_resource_name(provider, region)
+    return NetworkRefs(
+        provider=provider,
+        region=region,
+        vnet=name,
+        vnet_csp_id=vnet.csp_id,
+        subnet_csp_id=vnet.details["subnets"][SHARED_SUBNET.name],
+        security_groups=[name],
+        security_group_csp_ids=[security_group.csp_id],
+        ssh_key=name,
+        key_csp_name=key.csp_id,
+    )
 
 
 class McisSnapshot(BaseModel):
@@ -191,6 +214,9 @@ class ObserveVmsInput(BaseModel):
     action: TargetAction
     poll_interval_s: float
     max_wait_s: float
+    # 0: return at the first change; else keep watching after a change until the VMs are
+    # stable or this long has passed (fewer rounds for a large MCIS; progress every so often)
+    report_every_s: float = 0.0
 
 
 class VmBatch(BaseModel):

@@ -28,7 +28,6 @@ from models.mcis import VMS_IN_VIEW, GroupRequest, McisView, PartialFailurePolic
 from models.naming import shared_resource_name, vm_index
 from models.operation_rules import OperationRefused, check_operation, newest_first, scope_vms
 from models.operations import (
-    SHARED_SUBNET,
     VM_BATCH_SIZE,
     CreateVmBatchInput,
     CreateVmInput,
@@ -51,6 +50,7 @@ from models.operations import (
     VmActionInput,
     VmBatch,
     VmPageInput,
+    shared_network_refs,
 )
 from models.plan import call_waves, group_plans, planned_group, replacement
 from models.records import McisPhase, McisRecord, ResourceRecord, VmRecord
@@ -353,8 +353,11 @@ class McisWorkflow:
             },
         )
         await run_activity("register_mcis", record, type(None), STORE)
-        await self._record_planned(plans)
-        await self._prepare_networks(self._groups)
+        if self._batched:  # the records and the networks do not wait on each other
+            await asyncio.gather(self._record_planned(plans), self._prepare_networks(self._groups))
+        else:
+            await self._record_planned(plans)
+            await self._prepare_networks(self._groups)
         await self._create_vms(list(self._vms))
         phase = await self._apply_partial_failure_policy()
         await self._set_phase(phase)
@@ -381,9 +384,20 @@ class McisWorkflow:
     async def _ensure_shared_networks(
         self, regions: list[RegionKey]
     ) -> dict[RegionKey, NetworkRefs | BaseException]:
-        """The shared vNet, then security group, then key of every region, each step for all
-        regions at once (commands go out once a whole step has returned, see `_fan_out`)."""
+        """The shared vNet, security group and key of every region: from release 0.3 one
+        activity a region, all at once; before, each step for all regions at once (commands go
+        out once a whole step has returned, see `_fan_out`)."""
         ns = self._namespace
+        if self._batched:
+            places = [SharedNetworkRef(namespace=ns, provider=p, region=r) for p, r in regions]
+            ensured = await asyncio.gather(
+                *(run_activity("ensure_shared_network", ref, NetworkRefs, CLOUD) for ref in places),
+                return_exceptions=True,
+            )
+            for result in ensured:
+                if isinstance(result, BaseException) and not isinstance(result, ActivityError):
+                    raise result
+            return dict(zip(regions, ensured, strict=True))
         failed: dict[RegionKey, BaseException] = {}
 
         async def step(
@@ -408,42 +422,24 @@ class McisWorkflow:
                     done[key] = result
             return done
 
-        vnets = await step(
-            "ensure_vnet",
-            lambda p, r, name: EnsureVNetInput(
-                namespace=ns, name=name, provider=p, region=r, shared=True
-            ),
-            regions,
-        )
-        groups = await step(
-            "ensure_security_group",
-            lambda p, r, name: EnsureSecurityGroupInput(
+        def vnet_input(p: str, r: str, name: str) -> EnsureVNetInput:
+            return EnsureVNetInput(namespace=ns, name=name, provider=p, region=r, shared=True)
+
+        def key_input(p: str, r: str, name: str) -> EnsureSshKeyInput:
+            return EnsureSshKeyInput(namespace=ns, name=name, provider=p, region=r, shared=True)
+
+        def group_input(p: str, r: str, name: str) -> EnsureSecurityGroupInput:
+            return EnsureSecurityGroupInput(
                 namespace=ns, name=name, provider=p, region=r, vnet=name, shared=True
-            ),
-            list(vnets),
-        )
-        keys = await step(
-            "ensure_ssh_key",
-            lambda p, r, name: EnsureSshKeyInput(
-                namespace=ns, name=name, provider=p, region=r, shared=True
-            ),
-            list(groups),
-        )
+            )
+
+        vnets = await step("ensure_vnet", vnet_input, regions)
+        groups = await step("ensure_security_group", group_input, list(vnets))
+        keys = await step("ensure_ssh_key", key_input, list(groups))
         refs: dict[RegionKey, NetworkRefs | BaseException] = dict(failed)
         for (provider, region), key in keys.items():
-            name = shared_resource_name(provider, region)
-            vnet = vnets[(provider, region)]
-            refs[(provider, region)] = NetworkRefs(
-                provider=provider,
-                region=region,
-                vnet=name,
-                vnet_csp_id=vnet.csp_id,
-                subnet_csp_id=vnet.details["subnets"][SHARED_SUBNET.name],
-                security_groups=[name],
-                security_group_csp_ids=[groups[(provider, region)].csp_id],
-                ssh_key=name,
-                key_csp_name=key.csp_id,
-            )
+            vnet, group = vnets[(provider, region)], groups[(provider, region)]
+            refs[(provider, region)] = shared_network_refs(provider, region, vnet, group, key)
         return refs
 
     async def _static_network(self, group: GroupRequest) -> NetworkRefs:
@@ -902,6 +898,7 @@ class McisWorkflow:
             action=action,
             poll_interval_s=self._limits.poll_interval_s,
             max_wait_s=wait_s,
+            report_every_s=self._limits.observe_report_every_s if self._batched else 0.0,
         )
 
     # --- delete -------------------------------------------------------------------------------
@@ -1020,15 +1017,13 @@ class McisWorkflow:
         )
 
     async def _record_planned(self, plans: list[PlanGroupInput]) -> None:
-        """Record new VMs: every record at once before release 0.3, else one plan a group
-        (the activity computes the same records from it)."""
+        """Record new VMs: their records before release 0.3, else their groups' plans (the
+        activity computes the same records from them)."""
         if not self._batched:
             added = [vm for plan in plans for vm in planned_group(plan)]
             await self._save(self._vms[vm.name] for vm in added)
             return
-        await asyncio.gather(
-            *(run_activity("record_planned_vms", plan, type(None), STORE) for plan in plans)
-        )
+        await run_activity("record_planned_vms", plans, type(None), STORE)
 
     async def _load_vms(self) -> None:
         """Read the VMs back from the store, a page at a time (a run continued from one that

@@ -47,7 +47,7 @@ async def test_a_region_of_600_vms_is_created_in_batches_of_at_most_250(harness:
     assert not view.vms_listed and view.vms == []  # too many for one answer: in the store
     assert activities(first)["create_vm_batch"] == 3  # 250 + 250 + 100
     assert activities(first)["create_vm"] == 0
-    assert activities(first)["record_planned_vms"] == 1  # one plan for the group
+    assert activities(first)["record_planned_vms"] == 1  # the plans of every group at once
     recorded = harness.store.list_vms("ns", view.name)
     assert len(recorded) == COUNT and {vm.status for vm in recorded} == {VmStatus.RUNNING}
     assert len(harness.cloud.live_vms()) == COUNT  # no VM twice
