@@ -30,7 +30,7 @@ class McisLimits(BaseModel):
     per_provider_concurrency: int = Field(default=100, ge=1)
     poll_interval_s: float = Field(default=0.5, gt=0)
     observe_max_wait_s: float = Field(default=20.0, gt=0)
-    observe_report_every_s: float = Field(default=5.0, ge=0)  # batched runs (release 0.3)
+    observe_report_every_s: float = Field(default=10.0, ge=0)  # batched runs (release 0.3)
     vm_ready_timeout_s: float = Field(default=1800.0, gt=0)
     create_attempts: int = Field(default=8, ge=1)
     refine_rounds: int = Field(default=2, ge=0)
