@@ -234,6 +234,18 @@ async def mcis_continue_as_new(stage: Stage) -> None:
         await handle.result()
 
 
+async def mcis_large(stage: Stage) -> None:
+    """600 VMs in one region (release 0.3): created in three batches, left in the store when
+    the run continues as new; the next run reads them back in pages and suspends them in three
+    batches; delete."""
+    async with stage.harness.worker():
+        handle = await start(stage.harness, request("large", {"aws": 600}))
+        await created(handle, timeout_s=120)
+        await operate(handle, kind="suspend")
+        await handle.execute_update(McisWorkflow.delete, False)
+        await handle.result()
+
+
 # --- ResourceWorkflow -----------------------------------------------------------------------
 
 
@@ -407,6 +419,7 @@ SCENARIOS = [
     Scenario("reconcile-refresh", "McisWorkflow", mcis_reconcile_refresh),
     Scenario("delete", "McisWorkflow", mcis_delete),
     Scenario("continue-as-new", "McisWorkflow", mcis_continue_as_new, continue_as_new=True),
+    Scenario("large", "McisWorkflow", mcis_large),
     Scenario("ensure-delete", "ResourceWorkflow", resources),
     Scenario("cycle", "PolicyWorkflow", policy_cycle),
     Scenario("continue-as-new", "PolicyWorkflow", policy_continue_as_new, continue_as_new=True),
