@@ -68,7 +68,11 @@ class VmBatchActivities:
         ids = [vm.csp_id or "" for vm in vms]
 
         async def send(indexes: list[int]) -> Sequence[Answer]:
-            return await batch.act_on_vms(driver, b.region, action, [ids[i] for i in indexes])
+            chosen = [ids[i] for i in indexes]
+            limiter = self._deps.read_limiter
+            return await batch.act_on_vms(
+                driver, b.region, action, chosen, partial(limiter.wait, b.provider)
+            )
 
         answers = await _with_retries(len(vms), send)
         updated = [

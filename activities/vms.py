@@ -125,7 +125,9 @@ class VmActivities:
                             for vm, seen in zip(watched, now, strict=True)
                         ]
                     changed = [
-                        a for b, a in zip(watched, now, strict=True) if observed_change(b, a)
+                        a
+                        for b, a in zip(watched, now, strict=True)
+                        if observed_change(b, a) or inp.known.get(a.name, a.status) != a.status
                     ]
                     settled = all(vm.status not in TRANSITIONAL for vm in now)
                     if settled or (changed and time.monotonic() >= report_at):
@@ -156,7 +158,7 @@ class VmActivities:
         that carry its tags but have no record, report records whose VM is gone. A VM just
         created that the listing leaves out is read directly: the listing may lag its create.
         With the records in the store (`vms_in_store`), it reads them from there, writes back
-        what changed and what it adopted, and returns only those."""
+        what changed and what it adopted, and returns names only (the adopted and the missing)."""
         records = inp.vms
         if inp.vms_in_store:
             store = self._deps.store
@@ -196,11 +198,11 @@ class VmActivities:
                     continue
             result.missing.append(vm.name)
         result.missing.sort()
-        if inp.vms_in_store:
-            result.observed = [
-                vm for vm in result.observed if observed_change(known_by_name[vm.name], vm)
-            ]
-            await store_call(partial(self._deps.store.upsert_vms, result.observed + result.adopted))
+        if inp.vms_in_store:  # written here; the workflow reads the records back
+            observed = [vm for vm in result.observed if observed_change(known_by_name[vm.name], vm)]
+            await store_call(partial(self._deps.store.upsert_vms, observed + result.adopted))
+            adopted_names = [vm.name for vm in result.adopted]
+            return ReconcileResult(adopted_names=adopted_names, missing=result.missing)
         return result
 
 

@@ -14,17 +14,16 @@ from drivers.errors import CloudError
 from models.cloud import CloudVm, VmAction, VmCreateRequest
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 PER_VM_CONCURRENCY = 20
 """Per-VM calls in flight at once when a driver has no batch call."""
 
 
-async def _each(
-    items: Sequence[T], call: Callable[[T], Awaitable[CloudVm | None]]
-) -> list[CloudVm | CloudError | None]:
+async def _each(items: Sequence[T], call: Callable[[T], Awaitable[R]]) -> list[R | CloudError]:
     limit = asyncio.Semaphore(PER_VM_CONCURRENCY)
 
-    async def one(item: T) -> CloudVm | CloudError | None:
+    async def one(item: T) -> R | CloudError:
         async with limit:
             try:
                 return await call(item)
@@ -44,20 +43,27 @@ async def create_vms(
     async def create(request: VmCreateRequest) -> CloudVm:
         return await driver.create_vm(region, request)
 
-    results = await _each(requests, create)
-    return [r for r in results if r is not None]  # create_vm never answers None
+    return await _each(requests, create)
 
 
 async def act_on_vms(
-    driver: CloudDriver, region: str, action: VmAction, csp_ids: Sequence[str]
+    driver: CloudDriver,
+    region: str,
+    action: VmAction,
+    csp_ids: Sequence[str],
+    before_read: Callable[[], Awaitable[None]] | None = None,
 ) -> list[CloudVm | CloudError | None]:
-    """Per id, in order: the VM after the action (None: gone, after a terminate) or its error."""
+    """Per id, in order: the VM after the action (None: gone, after a terminate) or its error.
+    `before_read`, when given, is awaited before each read that follows a terminate (the
+    cloud's read rate)."""
     if isinstance(driver, BatchVmSource):
         return await driver.act_on_vms(region, action, csp_ids)
 
     async def act(csp_id: str) -> CloudVm | None:
         if action is VmAction.TERMINATE:
             await driver.terminate_vm(region, csp_id)
+            if before_read is not None:
+                await before_read()
             return await driver.get_vm(region, csp_id)
         call = {
             VmAction.SUSPEND: driver.suspend_vm,

@@ -41,7 +41,7 @@ class OperationRecord(BaseModel):
     request_id: str | None = None  # the caller's idempotency key
     state: OperationState = OperationState.QUEUED
     message: str = ""
-    report: dict[str, list[str]] = Field(default_factory=dict)
+    report: dict[str, list[str]] = Field(default_factory=dict)  # up to 100 names a list
     requested_at: datetime | None = None
     ended_at: datetime | None = None
 

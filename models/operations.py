@@ -10,7 +10,7 @@ from models.lifecycle import OperationKind, OperationRecord
 from models.mcis import MAX_VMS_PER_GROUP, VMS_IN_VIEW, GroupRequest, McisRequest
 from models.naming import Name, shared_resource_name
 from models.records import McisPhase, McisRecord, ResourceKind, ResourceRecord, VmRecord
-from models.status import McisStatus, TargetAction, TargetStatus, aggregate
+from models.status import McisStatus, TargetAction, TargetStatus, VmStatus, aggregate
 from models.workflow_input import WorkflowInput
 
 VM_BATCH_SIZE = 250
@@ -211,6 +211,10 @@ class ObserveVmsInput(BaseModel):
     region: str
     vms: list[VmRecord] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list)
+    # with `names`: each VM's status as the workflow knows it. A VM whose status differs is
+    # returned as changed even when the store already holds it (an attempt before this one
+    # may have written it and then been lost).
+    known: dict[str, VmStatus] = Field(default_factory=dict)
     action: TargetAction
     poll_interval_s: float
     max_wait_s: float
@@ -285,6 +289,7 @@ class ReconcileResult(BaseModel):
     adopted: list[VmRecord] = Field(default_factory=list)  # at the cloud, not in the records
     missing: list[str] = Field(default_factory=list)  # in the records, gone at the cloud
     observed: list[VmRecord] = Field(default_factory=list)  # records refreshed from the cloud
+    adopted_names: list[str] = Field(default_factory=list)  # adopted, records in the store
 
 
 class McisPhaseInput(BaseModel):

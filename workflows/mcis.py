@@ -15,6 +15,7 @@ no payload grows with the MCIS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import timedelta
@@ -83,6 +84,8 @@ BUSY = "Busy"  # error type of an Update refused because another operation runs
 REFUSED = "Refused"  # error type of an Update the current state does not allow
 DELETE_TERMINATE_ROUNDS = 3  # terminate rounds before a delete gives up and keeps the MCIS
 CANCELLED_BY_DELETE = "cancelled by delete --force"
+STORE_RETRY_S = 60  # pause before trying the store again outside an operation
+REPORT_NAMES_KEPT = 100  # VM names an operation's report keeps per list (its message counts all)
 
 # workflow.patched ids: each guards a change of the commands this workflow sends, so that
 # histories recorded by an earlier release replay (tests/histories). Never rename or reuse one.
@@ -159,6 +162,10 @@ class McisWorkflow:
         self._batched = workflow.patched(PATCH_VM_BATCHES)
         if not self._loaded:
             await self._load_vms()
+        elif self._batched and len(self._vms) > VMS_IN_VIEW:
+            # Carried by an earlier release, whose store may lag its records: written out before
+            # this run leaves them in the store.
+            self._dirty = set(self._vms)
         if inp.snapshot is None:
             workflow.upsert_search_attributes(
                 [MCIS_NAMESPACE.value_set(self._namespace), MCIS_NAME.value_set(self._name)]
@@ -195,8 +202,13 @@ class McisWorkflow:
         state, so no run replays more than one operation (no history grows over the years),
         and an Update reaching the new run is validated against the state restored in
         `__init__`. (Within one run, a worker rebuilding it from history may apply an Update
-        together with, and before, the last activity result of the task before it.)"""
-        await self._flush()
+        together with, and before, the last activity result of the task before it.) Records
+        the store could not take keep the run going: it tries again a minute later."""
+        try:
+            await self._flush()
+        except ActivityError:
+            await workflow.sleep(timedelta(seconds=STORE_RETRY_S))
+            return
         await workflow.wait_condition(workflow.all_handlers_finished)
         if not self._queue and self._delete is None:
             workflow.continue_as_new(inp.model_copy(update={"snapshot": self._snapshot()}))
@@ -354,7 +366,14 @@ class McisWorkflow:
         )
         await run_activity("register_mcis", record, type(None), STORE)
         if self._batched:  # the records and the networks do not wait on each other
-            await asyncio.gather(self._record_planned(plans), self._prepare_networks(self._groups))
+            done = await asyncio.gather(
+                self._record_planned(plans),
+                self._prepare_networks(self._groups),
+                return_exceptions=True,
+            )
+            failure = next((r for r in done if isinstance(r, BaseException)), None)
+            if failure is not None:
+                raise failure
         else:
             await self._record_planned(plans)
             await self._prepare_networks(self._groups)
@@ -479,6 +498,11 @@ class McisWorkflow:
             options = create_vm_options(self._limits.create_attempts)
             return await run_activity("create_vm_batch", request, list[VmRecord], options)
 
+        if self._batched:  # a group whose network failed before gets another try
+            groups = {self._vms[n].group for n in names}
+            lacking = [g for g in self._groups if g.name in groups and g.name not in self._networks]
+            if lacking:
+                await self._prepare_networks(lacking)
         ready = [n for n in names if self._vms[n].status is not VmStatus.FAILED]
         if self._batched:
             await self._in_batches(ready, create_batch, by_group=True)
@@ -506,9 +530,14 @@ class McisWorkflow:
                 else:
                     await self._act_on(failed, TargetAction.TERMINATE, wait=False)
                 for name in failed:
-                    self._put(
-                        replacement(self._vms[name], self._token_scope(), self._take_serials(1))
-                    )
+                    vm = self._vms[name]
+                    if self._batched and vm.csp_id is None:
+                        # Never made, or made by a create whose answer was lost: its own token
+                        # again finds it rather than making a second VM.
+                        update = {"status": VmStatus.CREATING, "error": None, "native_status": None}
+                        self._put(vm.model_copy(update=update))
+                    else:
+                        self._put(replacement(vm, self._token_scope(), self._take_serials(1)))
                 self._set_target(TargetAction.CREATE)
                 await self._save(self._vms[n] for n in failed)
                 await self._create_vms(failed)
@@ -529,7 +558,9 @@ class McisWorkflow:
             plan = check_operation(
                 request, list(self._vms.values()), self._groups, self._name, self._phase
             )
-            record.message, record.report = await self._cancellable(self._execute(request, plan))
+            record.message, report = await self._cancellable(self._execute(request, plan))
+            # the first names of each list: a record rides in every snapshot and status answer
+            record.report = {key: names[:REPORT_NAMES_KEPT] for key, names in report.items()}
             self._finish(record, OperationState.DONE)
         except OperationRefused as exc:
             self._finish(record, OperationState.REJECTED, str(exc))
@@ -688,7 +719,9 @@ class McisWorkflow:
         result = await run_activity("reconcile_vms", request, ReconcileResult, CLOUD)
         for vm in [*result.observed, *result.adopted]:
             self._vms[vm.name] = vm
-        for name in result.missing:
+        if self._batched:  # what it observed and adopted is in the store: read it back
+            await self._load_vms()
+        for name in (n for n in result.missing if n in self._vms):
             self._put(
                 self._vms[name].model_copy(
                     update={
@@ -700,7 +733,7 @@ class McisWorkflow:
             )
         await self._save(self._vms.values())
         self._status_changed()
-        adopted = [vm.name for vm in result.adopted]
+        adopted = [vm.name for vm in result.adopted] + result.adopted_names
         message = f"adopted {len(adopted)} VMs, {len(result.missing)} missing at the cloud"
         return message, {"adopted": adopted, "missing": result.missing}
 
@@ -895,6 +928,7 @@ class McisWorkflow:
             region=region,
             vms=[] if self._batched else [self._vms[n] for n in names],
             names=names if self._batched else [],
+            known={n: self._vms[n].status for n in names} if self._batched else {},
             action=action,
             poll_interval_s=self._limits.poll_interval_s,
             max_wait_s=wait_s,
@@ -915,6 +949,11 @@ class McisWorkflow:
             await self._set_phase(McisPhase.DELETING)
             if self._cancelled and workflow.patched(PATCH_FORCE_CANCELS):
                 await self._reconcile()  # a cancelled create may have left VMs unrecorded
+            elif self._batched and any(
+                vm.csp_id is None and vm.status is VmStatus.FAILED for vm in self._vms.values()
+            ):  # a create batch that failed for good may have made VMs nobody heard of
+                with contextlib.suppress(ActivityError):  # where it can look (a cloud whose
+                    await self._reconcile()  # connection is gone cannot be): best effort
             live = [n for n, vm in self._vms.items() if vm.status is not VmStatus.TERMINATED]
             await self._act_on(live, TargetAction.TERMINATE, wait=True)
             if workflow.patched(PATCH_VMS_KEPT_UNTIL_GONE):
@@ -1004,7 +1043,7 @@ class McisWorkflow:
             return
         names = sorted(self._dirty)
         self._dirty = set()
-        await asyncio.gather(
+        results = await asyncio.gather(
             *(
                 run_activity(
                     "save_vms",
@@ -1013,8 +1052,13 @@ class McisWorkflow:
                     STORE,
                 )
                 for start in range(0, len(names), VM_BATCH_SIZE)
-            )
+            ),
+            return_exceptions=True,
         )
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            self._dirty.update(n for n in names if n in self._vms)  # written by the next flush
+            raise failures[0]
 
     async def _record_planned(self, plans: list[PlanGroupInput]) -> None:
         """Record new VMs: their records before release 0.3, else their groups' plans (the
@@ -1031,7 +1075,11 @@ class McisWorkflow:
         after = ""
         while True:
             page_input = VmPageInput(namespace=self._namespace, mcis=self._name, after=after)
-            page = await run_activity("load_vm_page", page_input, list[VmRecord], STORE)
+            try:
+                page = await run_activity("load_vm_page", page_input, list[VmRecord], STORE)
+            except ActivityError:  # the store is away: nothing to operate on until it is back
+                await workflow.sleep(timedelta(seconds=STORE_RETRY_S))
+                continue
             self._vms.update((vm.name, vm) for vm in page)
             if len(page) < page_input.limit:
                 break

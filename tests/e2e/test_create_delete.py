@@ -131,7 +131,7 @@ def test_20_vm_dynamic_mcis_runs_and_delete_leaves_nothing(e2e: E2E, namespace: 
     )
     assert "mcis/e2e/web" in found
     history = all_runs_history(e2e, "mcis/e2e/web")
-    assert '"secret_ref":"ssh_key/e2e/shared-aws-' in history  # payloads were decoded
+    assert '"ssh_key":"shared-aws-' in history  # payloads were decoded
     store = Store.from_settings(e2e.settings)
     for key in store.list_resources("e2e", ResourceKind.SSH_KEY):
         private_key = store.get_secret(key.secret_ref or "")

@@ -241,6 +241,8 @@ async def mcis_large(stage: Stage) -> None:
     async with stage.harness.worker():
         handle = await start(stage.harness, request("large", {"aws": 600}))
         await created(handle, timeout_s=120)
+        while not await continued(handle):
+            await asyncio.sleep(0.02)
         await operate(handle, kind="suspend")
         await handle.execute_update(McisWorkflow.delete, False)
         await handle.result()

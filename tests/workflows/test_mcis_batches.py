@@ -4,6 +4,7 @@ them in the store when it continues as new, and its next run reads them back and
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from temporalio.client import WorkflowHistory
@@ -61,6 +62,8 @@ async def test_a_run_reads_its_vms_back_from_the_store_and_operates_on_them(
     async with harness.worker():
         handle = await start(harness, request("paged", {"aws": COUNT}))
         await created(handle, timeout_s=120)
+        while len(await runs(harness, handle)) < 2:  # the create's run has continued as new
+            await asyncio.sleep(0.05)
         record, view = await operate(handle, kind="suspend", group="g-aws")
         assert record.message == f"suspend: {COUNT} VMs, 0 failed", record
         histories = await runs(harness, handle)
@@ -72,3 +75,19 @@ async def test_a_run_reads_its_vms_back_from_the_store_and_operates_on_them(
     assert activities(second)["vm_action_batch"] == 3
     suspended = harness.store.list_vms("ns", view.name)
     assert {vm.status for vm in suspended} == {VmStatus.SUSPENDED}
+
+
+async def test_refine_tries_a_vm_the_cloud_never_made_again_under_its_own_token(
+    harness: Harness,
+) -> None:
+    """A VM with no cloud id may still exist (a create whose answer was lost): refine sends its
+    own token again, which finds it or makes it once, rather than a new token beside it."""
+    harness.cloud.quota = 1
+    async with harness.worker():
+        handle = await start(harness, request("quota", {"aws": 2}, policy="refine"))
+        view = await created(handle)
+    [failed] = [vm for vm in view.vms if vm.status is VmStatus.FAILED]
+    assert "quota of 1 VMs reached" in (failed.error or "")
+    [record] = harness.store.vms_named("ns", view.name, [failed.id])
+    assert (record.attempt, record.serial) == (0, 2)  # the planned VM, not a replacement
+    assert len(harness.cloud.live_vms()) == 1
