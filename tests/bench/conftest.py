@@ -3,6 +3,6 @@ of the benchmarks' instruments that need a real workflow run."""
 
 from __future__ import annotations
 
-from tests.workflows.conftest import cloud, env, harness, store
+from tests.workflows.conftest import cloud, dev_server, env, harness, store
 
-__all__ = ["cloud", "env", "harness", "store"]
+__all__ = ["cloud", "dev_server", "env", "harness", "store"]

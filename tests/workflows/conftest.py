@@ -78,3 +78,17 @@ class Harness:
 @pytest.fixture
 def harness(env: WorkflowEnvironment, store: Store, cloud: FakeCloud) -> Harness:
     return Harness(env.client, store, cloud)
+
+
+@pytest.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's dev server: the time-skipping test server fails the workflow task that cancels
+    an activity in flight now and then (`ACTIVITY_UNKNOWN for scheduledEventId`), and the
+    Update waiting on it never returns."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+    )
+    yield environment
+    await environment.shutdown()

@@ -132,3 +132,19 @@ def store_ssh_key(h: Harness, private_key: str) -> None:
             secret_ref="ssh_key/ns/key",
         )
     )
+
+
+async def deleted(handle: Handle) -> McisView:
+    await request_delete(handle)
+    return await gone(handle)
+
+
+async def gone(handle: Handle) -> McisView:
+    """The MCIS's last view once its deletion ended (polled: the time-skipping server's long
+    poll for a result can miss the end of a chain of continued runs)."""
+    for _ in range(1500):
+        view = await status(handle)
+        if view.phase == "deleted":
+            return view
+        await asyncio.sleep(0.02)
+    raise AssertionError("the MCIS was not deleted")

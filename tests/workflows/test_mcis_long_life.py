@@ -4,25 +4,22 @@ the MCIS, VMs kept until the cloud confirms them gone, deletion in any state."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from drivers.errors import PermanentCloudError
 from models.lifecycle import OperationState
-from models.mcis import McisView
 from models.operations import McisWorkflowInput, OperationRequest, rebuilt_snapshot
 from models.status import VmStatus
 from store.repository import Store
-from tests.conftest import venv_binary
 from tests.fake_cloud import FakeCloud, FakeDriver
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import (
     FAST,
     Handle,
     created,
+    deleted,
+    gone,
     operate,
     request,
     request_delete,
@@ -31,7 +28,6 @@ from tests.workflows.mcis_helpers import (
     status,
 )
 from workflows.mcis import McisWorkflow
-from workflows.search_attributes import ALL_KEYS
 
 S = VmStatus
 
@@ -57,22 +53,6 @@ def refusing_terminates(h: Harness, provider: str) -> TerminateRefused:
 
 def cloud_tokens(h: Harness) -> list[str]:
     return [vm.client_token for vm in h.cloud.vms.values()]
-
-
-async def deleted(handle: Handle) -> McisView:
-    await request_delete(handle)
-    return await gone(handle)
-
-
-async def gone(handle: Handle) -> McisView:
-    """The MCIS's last view once its deletion ended (polled: the time-skipping server's long
-    poll for a result can miss the end of a chain of continued runs)."""
-    for _ in range(1500):
-        view = await status(handle)
-        if view.phase == "deleted":
-            return view
-        await asyncio.sleep(0.02)
-    raise AssertionError("the MCIS was not deleted")
 
 
 async def test_scale_out_in_out_creates_a_new_vm_each_time(harness: Harness) -> None:
@@ -177,20 +157,6 @@ async def test_a_create_that_cannot_start_leaves_a_deletable_mcis(harness: Harne
         assert list(failed) == ["g-gcp-1"] and "no driver for cloud 'gcp'" in str(failed)
         assert (await deleted(handle)).phase == "deleted"
         assert harness.cloud.live_vms() == []
-
-
-@pytest.fixture(scope="module")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's dev server: the time-skipping test server fails the workflow task that cancels
-    an activity in flight now and then (`ACTIVITY_UNKNOWN for scheduledEventId`), and the
-    Update waiting on it never returns."""
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=ALL_KEYS,
-    )
-    yield environment
-    await environment.shutdown()
 
 
 async def test_delete_force_cancels_the_operation_in_flight(
