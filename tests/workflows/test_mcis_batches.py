@@ -7,15 +7,26 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
 
 from models.mcis import VMS_IN_VIEW
 from models.operations import VM_BATCH_SIZE, VM_PAGE_SIZE
 from models.status import VmStatus
+from store.repository import Store
+from tests.fake_cloud import FakeCloud
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import Handle, created, operate, request, start
 
 COUNT = 600  # more than VMS_IN_VIEW and two batches' worth, in one region
+
+
+@pytest.fixture
+def harness(dev_server: WorkflowEnvironment, store: Store, cloud: FakeCloud) -> Harness:
+    """On the dev server: these tests read every run's history, which the time-skipping test
+    server now and then answers with its first event only."""
+    return Harness(dev_server.client, store, cloud)
 
 
 async def runs(h: Harness, handle: Handle) -> list[WorkflowHistory]:
