@@ -796,16 +796,7 @@ class McisWorkflow:
         results = await asyncio.gather(
             *(call(key, self._batch(key, batches[key])) for key in keys), return_exceptions=True
         )
-        for key, result in zip(keys, results, strict=True):
-            if isinstance(result, ActivityError):
-                for name in batches[key]:
-                    self._fail(name, failure_message(result))
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                for vm in result:
-                    self._vms[vm.name] = vm
-        self._status_changed()
+        self._take_batch_results(batches, results)
 
     def _batch(self, key: BatchKey, names: list[str]) -> VmBatch:
         provider, region, _, _ = key
@@ -897,12 +888,23 @@ class McisWorkflow:
             ),
             return_exceptions=True,
         )
+        self._take_batch_results(batches, results, reads_only)
+
+    def _take_batch_results(
+        self,
+        batches: dict[BatchKey, list[str]],
+        results: list[list[VmRecord] | BaseException],
+        reads_only: bool = False,
+    ) -> None:
+        """Take each batch's records, in batch order; a batch that failed for good has its VMs
+        marked Failed with the reason (`reads_only`: they keep their status, and the first
+        failure is raised once every other batch's records are in)."""
         failure: ActivityError | None = None
-        for key, result in zip(keys, results, strict=True):
+        for names, result in zip(batches.values(), results, strict=True):
             if isinstance(result, ActivityError) and reads_only:
                 failure = failure or result
             elif isinstance(result, ActivityError):
-                for name in batches[key]:
+                for name in names:
                     self._fail(name, failure_message(result))
             elif isinstance(result, BaseException):
                 raise result
