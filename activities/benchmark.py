@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
+from catalog.store import CatalogStore
 from drivers.localcloud import LocalCloudDriver
 from models.benchmark import (
     ActionRun,
@@ -29,7 +30,6 @@ from models.records import VmRecord
 from models.remote import RemoteResult, TargetQuery, with_output
 from models.status import VmStatus
 from store.benchmarks import BenchmarkStore
-from store.catalog import CatalogStore
 from store.errors import NotFoundError
 from store.remote_outputs import RemoteOutputStore
 

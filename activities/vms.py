@@ -20,8 +20,8 @@ from activities.observation import (
     observe_listed,
     observed_change,
 )
+from catalog.entries import catalog_id, split_catalog_id
 from drivers.base import CloudDriver
-from models.catalog import catalog_id, split_catalog_id
 from models.cloud import CloudVm, VmCreateRequest
 from models.naming import (
     TAG_GROUP,

@@ -1,7 +1,7 @@
 """Benchmark: spec recommendation over a catalog of at least 50,000 specs (Libcloud's real
 public data, the local cloud's flavors, and seeded synthetic specs beyond them), four weighted
 priorities (cost, performance, location, latency), many repetitions. Prints p50/p99 of
-`models.placement.recommend` and, in the same run, of a naive implementation (one object per
+`catalog.ranking.recommend` and, in the same run, of a naive implementation (one object per
 spec, every criterion computed per spec, a full sort): the baseline.
 
     python -m bench.recommend
@@ -20,11 +20,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from drivers.catalog_sources import estimated_rtts, flavor_catalog
-from drivers.public_catalog import load_public_catalog
-from models.catalog_records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
-from models.geo import haversine_km
-from models.placement import (
+from catalog.geo import haversine_km
+from catalog.public import load_public_catalog
+from catalog.ranking import (
     Criterion,
     Preferences,
     Range,
@@ -35,7 +33,9 @@ from models.placement import (
     estimated_performance,
     recommend,
 )
-from store.catalog import CatalogStore
+from catalog.records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
+from catalog.sources import estimated_rtts, flavor_catalog
+from catalog.store import CatalogStore
 
 WEIGHTS = {
     Criterion.COST: 0.4,

@@ -53,6 +53,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from catalog.entries import Image, Region, Spec
+from catalog.regions import AWS_REGIONS
 from drivers.errors import (
     CloudError,
     CloudUnreachableError,
@@ -64,8 +66,6 @@ from drivers.errors import (
     ThrottledError,
     TransientCloudError,
 )
-from drivers.region_coordinates import AWS_REGIONS
-from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
     CloudSecurityGroup,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from catalog.entries import Image, Region, Spec
 from drivers.errors import CloudError
-from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
     CloudSecurityGroup,

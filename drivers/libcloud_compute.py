@@ -57,6 +57,7 @@ from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
 from libcloud.common.types import InvalidCredsError, LibcloudError, ProviderError
 from libcloud.compute.types import KeyPairDoesNotExistError, NodeState
 
+from catalog.entries import Image, Region, Spec
 from drivers.errors import (
     CloudError,
     CloudUnreachableError,
@@ -70,7 +71,6 @@ from drivers.errors import (
     TransientCloudError,
 )
 from localcloud.flavors import FLAVORS
-from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
     CloudSecurityGroup,

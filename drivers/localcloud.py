@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
+from catalog.entries import Image, Region, Spec
 from drivers.errors import (
     CloudError,
     CloudUnreachableError,
@@ -26,7 +27,6 @@ from drivers.errors import (
     TransientCloudError,
 )
 from localcloud.flavors import FLAVORS
-from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
     CloudSecurityGroup,

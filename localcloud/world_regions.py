@@ -1,7 +1,7 @@
 """Which regions each flavor of the local cloud offers, and what a VM costs there.
 
 A public flavor (aws, gcp, azure, alibaba) offers its real cloud's public regions: every region
-of `drivers.region_coordinates` (the one table of names, cities and coordinates) but those a
+of `catalog.regions` (the one table of names, cities and coordinates) but those a
 customer cannot use (GovCloud, local zones, retired regions). The private flavors (openstack,
 cloudit) offer their three sites. Each flavor lists first the regions it offered before it
 offered the world, in the same order: they keep their public address blocks (REGION_INDEX).
@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from drivers.region_coordinates import (
+from catalog.geo import haversine_km
+from catalog.regions import (
     ALIBABA_REGIONS,
     AWS_REGIONS,
     AZURE_REGIONS,
@@ -31,7 +32,6 @@ from drivers.region_coordinates import (
     OPENSTACK_REGIONS,
     Place,
 )
-from models.geo import haversine_km
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.catalog_records import PerformanceMeasurement, RttMeasurement, region_key
+from catalog.records import PerformanceMeasurement, RttMeasurement, region_key
 from models.naming import Name, vm_order
 from models.remote import RemoteResult, RemoteRun
 from models.workflow_input import WorkflowInput

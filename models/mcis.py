@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from models.catalog import split_catalog_id
+from catalog.entries import split_catalog_id
 from models.lifecycle import OperationRecord
 from models.naming import check_name
 from models.records import VmRecord

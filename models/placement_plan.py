@@ -1,5 +1,5 @@
 """MCIS-level placement (pure): N VMs whose every VM-to-VM RTT stays strictly below a bound B,
-at the best total score (the criteria of `models.placement`), optionally spread over at least
+at the best total score (the criteria of `catalog.ranking`), optionally spread over at least
 K regions and P providers; or the exact reason why no such placement exists.
 
 The model. A plan puts VMs on specs; VMs in one region see that region's own RTT (2 ms unless
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from models.catalog_records import CatalogSpec
-from models.placement import RttMatrix, Scoring
+from catalog.ranking import RttMatrix, Scoring
+from catalog.records import CatalogSpec
 
 DEFAULT_BUDGET = 200_000
 """Branch-and-bound nodes before the search settles for the best plan found."""

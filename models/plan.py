@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.catalog import split_catalog_id
+from catalog.entries import split_catalog_id
 from models.mcis import GroupRequest, McisRequest
 from models.naming import shared_resource_name, vm_client_token, vm_name
 from models.operations import PlanGroupInput

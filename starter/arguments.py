@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from models.placement import Range
+from catalog.ranking import Range
 
 
 class _NumberType:

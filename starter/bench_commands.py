@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from catalog.entries import split_catalog_id
 from models.benchmark import (
     PERFORMANCE_ACTION,
     UNIT_OF,
@@ -22,7 +23,6 @@ from models.benchmark import (
     check_target,
     parse_actions,
 )
-from models.catalog import split_catalog_id
 from starter.catalog_commands import catalog_store
 from starter.context import Context
 from starter.errors import FAILED, CliError, check_input_size, validation_message

@@ -1,5 +1,5 @@
 """`mcis catalog specs|images|refresh`: what the clouds offer. Specs come from the stored
-catalog (`store.catalog`): the part of the clouds mcis can create in (the local cloud's flavors
+catalog (`catalog.store`): the part of the clouds mcis can create in (the local cloud's flavors
 and the connections) is loaded through their drivers whenever it is missing or was loaded from
 another local cloud address or set of connections, so a fresh stack just works; `refresh` also
 loads the public clouds' data from Libcloud and the RTT matrix. Images are read live."""
@@ -11,7 +11,10 @@ import asyncio
 from functools import partial
 from pathlib import Path
 
-from drivers.catalog_sources import (
+from catalog.entries import Image
+from catalog.ranking import Range, SpecFilter
+from catalog.records import CatalogSource
+from catalog.sources import (
     CatalogSourceError,
     RefreshReport,
     default_rtt_file,
@@ -19,15 +22,12 @@ from drivers.catalog_sources import (
     drivers_part_is_current,
     refresh,
 )
+from catalog.store import CatalogStore
 from drivers.errors import CloudError, NotFoundError
 from drivers.retry import retrying
-from models.catalog import Image
-from models.catalog_records import CatalogSource
-from models.placement import Range, SpecFilter
 from starter.context import Context
 from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
-from store.catalog import CatalogStore
 
 
 async def catalog_store(ctx: Context, rtt_file: str | None = None) -> CatalogStore:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from models.catalog_records import CatalogSource
+from catalog.records import CatalogSource
 from models.mcis import MAX_VMS_PER_GROUP
 from models.remote import MAX_CONCURRENCY, MAX_TIMEOUT_S
 from remote.apps import APPS

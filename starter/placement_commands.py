@@ -11,13 +11,8 @@ import re
 import sys
 from functools import partial
 
-from drivers.errors import CloudError, NotFoundError
-from drivers.retry import retrying
-from models.catalog import Image
-from models.catalog_records import CatalogSource, region_key
-from models.mcis import MAX_VMS_PER_MCIS, McisRequest
-from models.naming import NAME_MAX_LENGTH
-from models.placement import (
+from catalog.entries import Image
+from catalog.ranking import (
     Preferences,
     Recommendation,
     RttMatrix,
@@ -25,6 +20,12 @@ from models.placement import (
     SpecFilter,
     parse_priorities,
 )
+from catalog.records import CatalogSource, region_key
+from catalog.store import CatalogStore
+from drivers.errors import CloudError, NotFoundError
+from drivers.retry import retrying
+from models.mcis import MAX_VMS_PER_MCIS, McisRequest
+from models.naming import NAME_MAX_LENGTH
 from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
 from starter.arguments import add_spec_ranges, integer, number
 from starter.catalog_commands import catalog_store, spec_filter, split_list
@@ -33,7 +34,6 @@ from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
 from starter.requests import check_request, parse_request
 from starter.views import checked_name
-from store.catalog import CatalogStore
 
 DEFAULT_IMAGE_OS = "ubuntu-22.04"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from catalog.entries import split_catalog_id
 from drivers.errors import CloudError, NotFoundError
 from drivers.retry import retrying
-from models.catalog import split_catalog_id
 from models.mcis import GroupRequest, McisRequest, PartialFailurePolicy
 from models.records import ResourceKind
 from starter.context import Context

@@ -7,8 +7,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from catalog.entries import Image, Region, Spec
 from drivers.errors import PermanentCloudError, QuotaExceededError, TransientCloudError
-from models.catalog import Image, Region, Spec
 from models.cloud import (
     CloudKeyPair,
     CloudSecurityGroup,

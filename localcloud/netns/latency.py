@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from catalog.geo import estimated_rtt_ms, haversine_km
 from localcloud.flavors import FLAVORS, REGION_INDEX
-from models.geo import estimated_rtt_ms, haversine_km
 
 
 def region_key(flavor: str, region: str) -> str:

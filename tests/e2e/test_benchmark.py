@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from catalog.records import RttSource
+from catalog.store import CatalogStore
 from localcloud.netns.choose import missing_requirements
 from models.benchmark import BenchAction
-from models.catalog_records import RttSource
 from models.records import ResourceKind
-from store.catalog import CatalogStore
 from store.repository import Store
 from tests.e2e.conftest import E2E
 from tests.e2e.test_create_delete import decoded_history, temporal_cli

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
+from catalog.entries import catalog_id
 from localcloud.flavors import FLAVORS
-from models.catalog import catalog_id
 from models.records import ResourceKind
 from starter.processes import free_port, port_in_use
 from store.repository import Store

@@ -14,24 +14,16 @@ import pytest
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from drivers.base import CloudDriver
-from drivers.catalog_sources import (
-    CatalogSourceError,
-    drivers_part_is_current,
-    estimated_rtts,
-    flavor_catalog,
-    load_rtt_file,
-    refresh,
-)
-from drivers.public_catalog import (
+from catalog.geo import estimated_rtt_ms, haversine_km
+from catalog.public import (
     AWS_PUBLIC,
     AZURE_PUBLIC,
     GCE_PUBLIC,
     azure_size,
     load_public_catalog,
 )
-from localcloud.flavors import FLAVORS
-from models.catalog_records import (
+from catalog.ranking import Range, SpecFilter
+from catalog.records import (
     CatalogRegion,
     CatalogSource,
     CatalogSpec,
@@ -39,9 +31,17 @@ from models.catalog_records import (
     RttMeasurement,
     RttSource,
 )
-from models.geo import estimated_rtt_ms, haversine_km
-from models.placement import Range, SpecFilter
-from store.catalog import CATALOG_ROWS, CatalogStore
+from catalog.sources import (
+    CatalogSourceError,
+    drivers_part_is_current,
+    estimated_rtts,
+    flavor_catalog,
+    load_rtt_file,
+    refresh,
+)
+from catalog.store import CATALOG_ROWS, CatalogStore
+from drivers.base import CloudDriver
+from localcloud.flavors import FLAVORS
 from store.errors import NotFoundError
 from store.tables import table_of
 from tests.fake_cloud import FakeCloud, FakeDriver

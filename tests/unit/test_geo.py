@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from drivers.catalog_sources import estimated_rtts, flavor_catalog
+from catalog.geo import estimated_rtt_ms, haversine_km
+from catalog.sources import estimated_rtts, flavor_catalog
 from localcloud.flavors import REGION_INDEX
 from localcloud.netns.latency import RttMatrix
-from models.geo import estimated_rtt_ms, haversine_km
 
 SEOUL, TOKYO, NEW_YORK, LONDON = (
     (37.5665, 126.978),

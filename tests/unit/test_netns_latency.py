@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from catalog.geo import estimated_rtt_ms, haversine_km
 from localcloud.app import create_app
 from localcloud.flavors import REGION_INDEX
 from localcloud.netns.latency import RttMatrix
 from localcloud.netns.layout import Layout, parse_key, veth_name
-from models.geo import estimated_rtt_ms, haversine_km
 
 SEOUL, IOWA = "gcp/asia-northeast3", "gcp/us-central1"
 

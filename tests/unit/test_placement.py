@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.recommend import naive_recommend
-from models.catalog_records import CatalogSource, CatalogSpec
-from models.placement import (
+from catalog.ranking import (
     Criterion,
     Preferences,
     Range,
@@ -22,6 +21,7 @@ from models.placement import (
     parse_priorities,
     recommend,
 )
+from catalog.records import CatalogSource, CatalogSpec
 from tests.unit.test_geo import LONDON, NEW_YORK, SEOUL, TOKYO
 
 CITIES = {"c/seoul": SEOUL, "c/tokyo": TOKYO, "c/newyork": NEW_YORK, "c/london": LONDON}

@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from drivers.catalog_sources import flavor_catalog
-from localcloud.flavors import FLAVORS
-from models.placement import (
+from catalog.ranking import (
     Criterion,
     Preferences,
     Range,
@@ -21,6 +19,8 @@ from models.placement import (
     SpecTable,
     recommend,
 )
+from catalog.sources import flavor_catalog
+from localcloud.flavors import FLAVORS
 from starter.cli import run
 from starter.errors import CliError
 from tests.unit.test_localcloud_api import LocalCloudProcess

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.catalog_records import CatalogSource, CatalogSpec
-from models.placement import (
+from catalog.ranking import (
     Criterion,
     Preferences,
     Range,
@@ -22,6 +21,7 @@ from models.placement import (
     SpecFilter,
     SpecTable,
 )
+from catalog.records import CatalogSource, CatalogSpec
 from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
 
 # four regions; a-b and b-c close, a-c medium, d far from all

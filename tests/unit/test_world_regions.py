@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from drivers import region_coordinates
-from drivers.public_catalog import pricing_file
-from drivers.region_coordinates import AWS_REGIONS, AZURE_REGIONS, GCE_REGIONS, Place
+from catalog import regions as region_coordinates
+from catalog.public import pricing_file
+from catalog.regions import AWS_REGIONS, AZURE_REGIONS, GCE_REGIONS, Place
 from localcloud.flavors import FLAVORS, REGION_INDEX, Flavor
 from localcloud.world_regions import REGION_SETS, price_factor
 

@@ -16,19 +16,19 @@ from temporalio.worker import Worker
 
 from activities.benchmark import BenchmarkActivities
 from activities.remote import RemoteActivities
+from catalog.records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
+from catalog.store import CatalogStore
 from models.benchmark import (
     BenchAction,
     BenchmarkProgress,
     BenchmarkReport,
     BenchmarkWorkflowInput,
 )
-from models.catalog_records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
 from models.records import McisRecord, VmRecord
 from models.remote import RemoteTargets, TargetQuery
 from models.status import VmStatus
 from models.workflow_input import INVALID_INPUT
 from store.benchmarks import BenchmarkStore
-from store.catalog import CatalogStore
 from tests.sshd_server import Sshd, sshd_available, start_sshd
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import store_ssh_key

@@ -40,9 +40,9 @@ from itertools import count
 
 from pydantic import BaseModel
 
-from models.catalog import catalog_id
-from models.catalog_records import CatalogSource, CatalogSpec, region_key
-from models.geo import BASE_RTT_MS, estimated_rtt_ms, haversine_km
+from catalog.entries import catalog_id
+from catalog.geo import BASE_RTT_MS, estimated_rtt_ms, haversine_km
+from catalog.records import CatalogSource, CatalogSpec, region_key
 
 INF = math.inf
 ROUNDING_SLACK = 1e-9

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drivers.region_coordinates import AWS_REGIONS, AZURE_REGIONS, GCE_REGIONS, Place
-from models.catalog_records import CatalogRegion, CatalogSource, CatalogSpec
+from catalog.records import CatalogRegion, CatalogSource, CatalogSpec
+from catalog.regions import AWS_REGIONS, AZURE_REGIONS, GCE_REGIONS, Place
 
 AWS_PUBLIC = "aws-public"
 AZURE_PUBLIC = "azure-public"

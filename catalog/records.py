@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.catalog import Region, Spec
+from catalog.entries import Region, Spec
 
 REGION_KEY_SEPARATOR = "/"
 
@@ -39,7 +39,7 @@ class CatalogSource(StrEnum):
 class RttSource(StrEnum):
     """Where an RTT came from; a higher PRIORITY wins for the same region pair."""
 
-    ESTIMATED = "estimated"  # models.geo.estimated_rtt_ms over the haversine distance
+    ESTIMATED = "estimated"  # catalog.geo.estimated_rtt_ms over the haversine distance
     CONFIGURED = "configured"  # MCIS_HOME/rtt.yaml or --rtt-file
     MEASURED = "measured"  # a benchmark (ping) stored it through CatalogStore
 

@@ -1,5 +1,5 @@
 """Filling the stored catalog: the local cloud's regions and specs through its drivers, the
-public clouds' specs from Libcloud's data (`drivers.public_catalog`), and the RTT matrix:
+public clouds' specs from Libcloud's data (`catalog.public`), and the RTT matrix:
 every region pair estimated from coordinates, then a configured YAML file over that
 (measured RTTs, stored by benchmarks, win over both when read).
 
@@ -23,22 +23,22 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from drivers.base import CloudDriver
-from drivers.errors import CloudError
-from drivers.public_catalog import load_public_catalog
-from drivers.retry import retrying
-from localcloud.flavors import FLAVORS, price
-from models.catalog import Region, Spec
-from models.catalog_records import (
+from catalog.entries import Region, Spec
+from catalog.geo import BASE_RTT_MS, estimated_rtt_ms, haversine_km
+from catalog.public import load_public_catalog
+from catalog.records import (
     CatalogRegion,
     CatalogSource,
     CatalogSpec,
     RttEntry,
     RttSource,
 )
+from catalog.store import CatalogCounts, CatalogStore
+from drivers.base import CloudDriver
+from drivers.errors import CloudError
+from drivers.retry import retrying
+from localcloud.flavors import FLAVORS, price
 from models.documents import DocumentError, parse_document
-from models.geo import BASE_RTT_MS, estimated_rtt_ms, haversine_km
-from store.catalog import CatalogCounts, CatalogStore
 
 RTT_FILE_NAME = "rtt.yaml"
 MAX_RTT_FILE_BYTES = 5_000_000

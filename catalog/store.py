@@ -19,8 +19,9 @@ from sqlalchemy import Connection, Index, and_, delete, func, or_, select, updat
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
-from models.catalog import split_catalog_id
-from models.catalog_records import (
+from catalog.entries import split_catalog_id
+from catalog.ranking import RttMatrix, SpecFilter, SpecTable
+from catalog.records import (
     RTT_PRIORITY,
     CatalogRegion,
     CatalogSource,
@@ -31,7 +32,6 @@ from models.catalog_records import (
     RttSource,
     region_key,
 )
-from models.placement import RttMatrix, SpecFilter, SpecTable
 from settings import Settings
 from store.errors import NotFoundError
 from store.repository import _connect
