@@ -22,6 +22,11 @@
 | MCIS_LOG_LEVEL | INFO | log level of the worker |
 | MCIS_SSH_KEEP_S | 60 | how long the worker keeps an idle SSH connection to a VM (0: none) |
 | MCIS_SECRET_KEY | (file $MCIS_HOME/secret.key) | Fernet key of the store's secrets |
+| MCIS_API_BIND | 127.0.0.1 | address the REST API (and the Spider endpoints) listen on |
+| MCIS_API_PORT | 1323 | the REST API: native `/v1`, CB-Tumblebug `/tumblebug`, dashboard `/` |
+| MCIS_SPIDER_PORT | 1024 | CB-Spider 0.3 connection registration endpoints |
+| MCIS_API_USERNAME | default | HTTP Basic user of the API (everything but `/health`) |
+| MCIS_API_PASSWORD | default | HTTP Basic password of the API |
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ class Settings:
     log_level: str = "INFO"
     ssh_keep_s: float = 60.0
     """How long the worker keeps an idle SSH connection to a VM for the next command (0: none)."""
+    api_bind: str = "127.0.0.1"
+    api_port: int = 1323
+    spider_port: int = 1024
+    api_username: str = "default"
+    api_password: str = "default"
 
     @property
     def temporal_host_port(self) -> tuple[str, int]:
@@ -128,4 +138,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         worker_ready_path=_path(env, "MCIS_WORKER_READY_FILE"),
         log_level=(env.get("MCIS_LOG_LEVEL") or "INFO").upper(),
         ssh_keep_s=float(env.get("MCIS_SSH_KEEP_S") or 60.0),
+        api_bind=env.get("MCIS_API_BIND") or "127.0.0.1",
+        api_port=int(env.get("MCIS_API_PORT") or 1323),
+        spider_port=int(env.get("MCIS_SPIDER_PORT") or 1024),
+        api_username=env.get("MCIS_API_USERNAME") or "default",
+        api_password=env.get("MCIS_API_PASSWORD") or "default",
     )

@@ -1,0 +1,28 @@
+"""Serving the API: `mcis api` runs the app (and the CB-Spider endpoints on their own port)
+with uvicorn until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+
+from api.app import create_app
+from settings import Settings
+
+
+async def serve(settings: Settings) -> None:
+    config = uvicorn.Config(
+        create_app(settings), host=settings.api_bind, port=settings.api_port, log_level="warning"
+    )
+    await uvicorn.Server(config).serve()
+
+
+def main() -> None:
+    from settings import load_settings
+
+    asyncio.run(serve(load_settings()))
+
+
+if __name__ == "__main__":
+    main()
