@@ -4,4 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.native import (
+    benchmarks,
+    catalog,
+    events,
+    map,
+    mcis,
+    namespaces,
+    policies,
+    remote,
+    resources,
+    sweep,
+)
+
 router = APIRouter()
+ROUTERS = (namespaces, resources, catalog, mcis, events, remote, benchmarks, policies, sweep, map)
+for _module in ROUTERS:
+    router.include_router(_module.router)

@@ -1,0 +1,7 @@
+"""Native API: remote (placeholder router, filled by its owner)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
