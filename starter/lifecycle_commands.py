@@ -6,26 +6,19 @@ from __future__ import annotations
 
 import argparse
 
-from temporalio.client import WorkflowUpdateFailedError
-
 from models.lifecycle import OperationKind, OperationState
 from models.operations import OperationRequest
 from starter.context import Context
 from starter.errors import FAILED, CliError
+from starter.mcis_service import accept_operation, add_group_request, scale_request
 from starter.output import progress
-from starter.requests import check_group, request_from_groups
-from starter.views import checked_name, running_handle
+from starter.views import running_handle
 from starter.watch import show_all, watch
-from workflows.failures import failure_message
-from workflows.mcis import McisWorkflow
 
 
 async def run_operation(ctx: Context, args: argparse.Namespace, request: OperationRequest) -> int:
     handle = await running_handle(ctx, args.namespace, args.name)
-    try:
-        accepted = await handle.execute_update(McisWorkflow.operate, request)
-    except WorkflowUpdateFailedError as exc:
-        raise CliError(failure_message(exc)) from None
+    accepted = await accept_operation(handle, request)
     if not args.json:
         progress(f"{request.kind.value} {request.scope} of {args.namespace}/{args.name}: accepted")
     view = await watch(
@@ -49,22 +42,14 @@ async def action(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def scale(ctx: Context, args: argparse.Namespace) -> int:
-    if args.count < 1:
-        raise CliError(f"--count must be 1 or more, got {args.count}")
-    request = OperationRequest(
-        kind=OperationKind(args.command), group=args.group, count=args.count, force=args.force
-    )
+    request = scale_request(OperationKind(args.command), args.group, args.count, args.force)
     return await run_operation(ctx, args, request)
 
 
 async def add_group(ctx: Context, args: argparse.Namespace) -> int:
-    checked_name(args.namespace, "namespace")
-    checked_name(args.name, "MCIS name")
-    group_name = checked_name(args.group_name, "group name")
-    parsed = request_from_groups(args.name, [args.group], "", "continue").groups[0]
-    group = parsed.model_copy(update={"name": group_name})
-    await check_group(ctx, args.namespace, group)
-    request = OperationRequest(kind=OperationKind.ADD_GROUP, new_group=group, force=args.force)
+    request = await add_group_request(
+        ctx, args.namespace, args.name, args.group_name, args.group, args.force
+    )
     return await run_operation(ctx, args, request)
 
 
