@@ -18,13 +18,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.cloud_calls import store_call
 from activities.deps import ActivityDeps
 from activities.metrics import read_metrics
+from models.failures import failure_message, failure_type
 from models.lifecycle import OperationRecord
 from models.mcis import McisView
 from models.naming import mcis_workflow_id
 from models.policy import MCIS_GONE, McisOperationCall, Metric, MetricsQuery, MetricsSample
 from models.records import McisPhase
 from models.status import VmStatus
-from workflows.failures import failure_message, failure_type
 
 POLL_S = 1.0
 BUSY_RETRY_S = 5.0

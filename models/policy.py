@@ -12,11 +12,11 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.apps import APPS
 from models.mcis import MAX_VMS_PER_MCIS
 from models.naming import Name
 from models.operations import OperationRequest
 from models.workflow_input import WorkflowInput
-from remote.apps import APPS
 
 
 class Metric(StrEnum):

@@ -35,8 +35,8 @@ from models.benchmark import (
     tools_for,
     turns,
 )
+from models.failures import failure_message
 from models.remote import RemoteResult, RemoteRun, RemoteWorkflowInput, TargetQuery
-from workflows.failures import failure_message
 from workflows.options import STORE, run_activity
 from workflows.remote import RemoteWorkflow
 
@@ -61,12 +61,17 @@ class BenchmarkWorkflow:
     def progress(self) -> BenchmarkProgress:
         return self._progress
 
+    def _show(self, inp: BenchmarkWorkflowInput, progress: BenchmarkProgress) -> None:
+        """The progress is also the workflow's current details in the Temporal UI."""
+        self._progress = progress
+        workflow.set_current_details(progress.line(f"{inp.namespace}/{inp.mcis}"))
+
     @workflow.run
     async def run(self, inp: BenchmarkWorkflowInput) -> BenchmarkReport:
         started = workflow.now()
         query = TargetQuery(namespace=inp.namespace, mcis=inp.mcis)
         found = await run_activity("benchmark_targets", query, BenchTargets, STORE)
-        self._progress = BenchmarkProgress(step="checking tools")
+        self._show(inp, BenchmarkProgress(step="checking tools"))
         tools = tools_for(inp.actions)
         checks = await self._remote(inp, found.vms, tools_command(tools), "tools", TOOLS_TIMEOUT_S)
         check = ToolCheckRun(**dict(checks), tools=tools)
@@ -87,7 +92,7 @@ class BenchmarkWorkflow:
             performance=performance_scores(rows),
             rtts=region_rtts(rows),
         )
-        self._progress = BenchmarkProgress(step="recording")
+        self._show(inp, BenchmarkProgress(step="recording"))
         warnings = await run_activity("record_benchmark", record, list[str], STORE)
         return BenchmarkReport(
             **dict(record),
@@ -113,12 +118,15 @@ class BenchmarkWorkflow:
             if tool in missing[vm.vm]
             for row in error_rows(action, vm, missing[vm.vm][tool], workflow.now())
         ]
-        self._progress = BenchmarkProgress(
-            step=action.value,
-            index=index,
-            total=len(inp.actions),
-            vms_done=len(rows),
-            vms=len(vms),
+        self._show(
+            inp,
+            BenchmarkProgress(
+                step=action.value,
+                index=index,
+                total=len(inp.actions),
+                vms_done=len(rows),
+                vms=len(vms),
+            ),
         )
         groups = turns(ready) if action in EXCLUSIVE else [ready]
         text = command(action, inp, vms)
@@ -132,7 +140,8 @@ class BenchmarkWorkflow:
                 if ran.run is None
                 else await run_activity("benchmark_rows", ran, list[BenchRow], STORE)
             )
-            self._progress.vms_done += len(group)
+            done = self._progress.vms_done + len(group)
+            self._show(inp, self._progress.model_copy(update={"vms_done": done}))
         return rows
 
     async def _remote(

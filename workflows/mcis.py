@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from models.failures import failure_message
 from models.lifecycle import OperationKind, OperationRecord, OperationState
 from models.mcis import VMS_IN_VIEW, GroupRequest, McisView, PartialFailurePolicy, VmView
 from models.naming import shared_resource_name, vm_index
@@ -66,7 +67,6 @@ from models.status import (
     target_reached,
 )
 from models.transitions import Action, ActionPlan
-from workflows.failures import failure_message
 from workflows.options import (
     CLOUD,
     STORE,
@@ -75,6 +75,7 @@ from workflows.options import (
     run_activity,
 )
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE, MCIS_STATUS
+from workflows.summaries import mcis_details
 
 T = TypeVar("T")
 RegionKey = tuple[str, str]
@@ -166,6 +167,7 @@ class McisWorkflow:
             # Carried by an earlier release, whose store may lag its records: written out before
             # this run leaves them in the store.
             self._dirty = set(self._vms)
+        self._publish_details()  # a new run, continued from the last: the UI shows it at once
         if inp.snapshot is None:
             workflow.upsert_search_attributes(
                 [MCIS_NAMESPACE.value_set(self._namespace), MCIS_NAME.value_set(self._name)]
@@ -220,7 +222,7 @@ class McisWorkflow:
         """The MCIS's status; its VMs too unless there are more than VMS_IN_VIEW (then they are
         read from the store, `vms_listed` False)."""
         listed = self._loaded and len(self._vms) <= VMS_IN_VIEW
-        summary = self._aggregate() if self._loaded or self._carried is None else self._carried
+        summary = self._summary()
         view = McisView.build(
             self._namespace,
             self._name,
@@ -331,6 +333,7 @@ class McisWorkflow:
         record = self._new_record(OperationKind.CREATE, "mcis")
         record.state = OperationState.RUNNING
         self._current, self._operation = record, "creating"
+        self._publish_details()
         self._set_target(TargetAction.CREATE)
         try:
             await self._cancellable(self._create_steps(plans))
@@ -554,6 +557,7 @@ class McisWorkflow:
         record, request = self._queue.pop(0)
         record.state = OperationState.RUNNING
         self._current, self._operation = record, record.kind.value
+        self._publish_details()
         try:
             plan = check_operation(
                 request, list(self._vms.values()), self._groups, self._name, self._phase
@@ -946,6 +950,7 @@ class McisWorkflow:
         released is reported (it stays a namespace resource), never retried forever."""
         record.state = OperationState.RUNNING
         self._current, self._operation = record, "deleting"
+        self._publish_details()
         before = self._phase
         try:
             await self._set_phase(McisPhase.DELETING)
@@ -1138,14 +1143,35 @@ class McisWorkflow:
             self._target_status,
         )
 
+    def _summary(self) -> McisStatus:
+        """The status of every VM; while a large MCIS's records are still in the store, the
+        status the last run carried over."""
+        return self._aggregate() if self._loaded or self._carried is None else self._carried
+
     def _status_changed(self) -> None:
-        """Clear the target once reached, and publish the status label as search attribute."""
+        """Clear the target once reached, publish the status label as search attribute and the
+        status with the operation under way as the workflow's current details (Temporal UI)."""
         if target_reached((vm.status for vm in self._vms.values()), self._target_status):
             self._target_action, self._target_status = TargetAction.NONE, TargetStatus.NONE
         label = "Deleted" if self._phase is McisPhase.DELETED else self._aggregate().label
         if label != self._label:
             self._label = label
             workflow.upsert_search_attributes([MCIS_STATUS.value_set(label)])
+        self._publish_details()
+
+    def _publish_details(self) -> None:
+        summary = self._summary()
+        current = self._current
+        operation = f"#{current.id} {current.kind.value} {current.scope}" if current else None
+        workflow.set_current_details(
+            mcis_details(
+                f"{self._label or summary.label} "
+                f"({summary.counts.get(summary.status, 0)}/{summary.total})",
+                self._phase.value,
+                {status.value: n for status, n in summary.counts.items()},
+                operation,
+            )
+        )
 
     def _snapshot(self) -> McisSnapshot:
         # Up to VMS_IN_VIEW records travel in the snapshot (the next run answers with them at

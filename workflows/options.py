@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.summaries import activity_summary
+
 T = TypeVar("T")
 
 
@@ -52,6 +54,7 @@ def observe_options(max_wait_s: float) -> ActivityOptions:
 
 
 async def run_activity(name: str, arg: Any, result_type: type[T], options: ActivityOptions) -> T:
+    """Run activity `name`, summarised in the Temporal UI by what its input names."""
     result: T = await workflow.execute_activity(
         name,
         arg,
@@ -59,5 +62,6 @@ async def run_activity(name: str, arg: Any, result_type: type[T], options: Activ
         start_to_close_timeout=options.start_to_close,
         heartbeat_timeout=options.heartbeat,
         retry_policy=options.retry,
+        summary=activity_summary(name, arg),
     )
     return result

@@ -13,6 +13,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 
+from models.apps import APPS
+from models.failures import failure_message, failure_type
 from models.lifecycle import OperationKind, OperationRecord, OperationState
 from models.naming import vm_group
 from models.operations import OperationRequest
@@ -33,10 +35,9 @@ from models.policy import (
     cooldown_end,
 )
 from models.remote import RemoteWorkflowInput, TargetQuery
-from remote.apps import APPS
-from workflows.failures import failure_message, failure_type
 from workflows.options import ActivityOptions, retry_policy, run_activity
 from workflows.remote import RemoteWorkflow
+from workflows.summaries import policy_details
 
 CHECKS_PER_RUN = 200
 """Samples one run takes before it continues as new (history stays a few thousand events)."""
@@ -70,7 +71,7 @@ class PolicyWorkflow:
         self._namespace, self._mcis = inp.namespace, inp.mcis
         self._policy: Policy | None = inp.policy
         self._carry = inp.carry or PolicyCarry(uid="")
-        self._state = PolicyState.READY
+        self._state_now = PolicyState.READY
         self._last_sample: MetricsSample | None = None
         self._last_error: str | None = None
         self._mcis_uid: str | None = inp.mcis_uid
@@ -101,6 +102,31 @@ class PolicyWorkflow:
                 workflow.continue_as_new(inp.model_copy(update={"carry": self._carry}))
         self._state = PolicyState.ENDED
         return self.status()
+
+    @property
+    def _state(self) -> PolicyState:
+        return self._state_now
+
+    @_state.setter
+    def _state(self, state: PolicyState) -> None:
+        """Each change of state is the workflow's current details in the Temporal UI."""
+        self._state_now = state
+        last = self._carry.decisions[-1] if self._carry.decisions else None
+        decision = (
+            f"#{last.seq} {last.action.kind.value} {last.count} ({last.condition})"
+            + (f": {last.outcome}" if last.outcome else "")
+            if last
+            else None
+        )
+        workflow.set_current_details(
+            policy_details(
+                state.value,
+                f"{self._namespace}/{self._mcis}",
+                self._carry.checks,
+                decision,
+                self._last_error,
+            )
+        )
 
     # --- queries and updates ------------------------------------------------------------------
 

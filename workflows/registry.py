@@ -21,7 +21,7 @@ ALL_WORKFLOWS: list[type] = [
     BenchmarkWorkflow,
 ]
 
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models", "remote.apps")
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "models")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

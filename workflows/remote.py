@@ -12,6 +12,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from models.failures import failure_message
 from models.naming import vm_order
 from models.remote import (
     REMOTE_BATCH_SIZE,
@@ -21,7 +22,6 @@ from models.remote import (
     RemoteWorkflowInput,
     VmTarget,
 )
-from workflows.failures import failure_message
 from workflows.options import STORE, ActivityOptions, retry_policy, run_activity
 from workflows.waves import in_waves
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from models.failures import failure_message
 from models.sweep import Orphan, OrphanRef, SweepInput, SweepReport
-from workflows.failures import failure_message
 from workflows.options import CLOUD, ActivityOptions, retry_policy, run_activity
 from workflows.waves import in_waves
 

@@ -24,6 +24,7 @@ from models.benchmark import (
     BenchmarkReport,
     BenchmarkWorkflowInput,
 )
+from models.failures import failure_message, failure_type
 from models.records import McisRecord, VmRecord
 from models.remote import RemoteTargets, TargetQuery
 from models.status import VmStatus
@@ -33,7 +34,6 @@ from tests.sshd_server import Sshd, sshd_available, start_sshd
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import store_ssh_key
 from workflows.benchmark import BenchmarkWorkflow, benchmark_workflow_id
-from workflows.failures import failure_message, failure_type
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
 
 MISSING_TOOLS = [t for t in ("sysbench", "sqlite3", "ping") if shutil.which(t) is None]

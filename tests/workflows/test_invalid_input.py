@@ -18,10 +18,10 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 
+from models.failures import failure_message, failure_type
 from models.workflow_input import INVALID_INPUT
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import created, request, start
-from workflows.failures import failure_message, failure_type
 
 GROUP = {"name": "g", "spec": "aws+r1+small", "image": "aws+r1+ubuntu", "count": 1}
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [

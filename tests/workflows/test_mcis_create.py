@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from models.failures import failure_message
 from models.status import VmStatus
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import created, deleted, request, start, status
-from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 
 

@@ -9,13 +9,13 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from models.cloud import CloudVm
+from models.failures import failure_message
 from models.lifecycle import OperationState
 from models.naming import TAG_MCIS, TAG_NAMESPACE
 from models.operations import OperationRequest
 from models.status import VmStatus
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import created, operate, request, start, status
-from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 
 S = VmStatus

@@ -51,6 +51,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.registry import all_activities
+from models.failures import failure_message
 from models.lifecycle import OperationRecord, OperationState
 from models.mcis import GroupRequest, McisView, VmView
 from models.naming import TAG_MCIS, TAG_NAMESPACE, TAG_UID, cloud_vm_name, vm_index
@@ -69,7 +70,6 @@ from tests.workflows.mcis_helpers import (
     start,
     status,
 )
-from workflows.failures import failure_message
 from workflows.mcis import McisWorkflow
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
 

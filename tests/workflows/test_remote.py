@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.deps import ActivityDeps
 from activities.remote import RemoteActivities, upload_ref
+from models.failures import failure_message
 from models.records import McisRecord
 from models.remote import (
     REMOTE_BATCH_SIZE,
@@ -36,7 +37,6 @@ from store.remote_outputs import RemoteOutputStore
 from tests.sshd_server import Sshd, sshd_available, start_sshd
 from tests.workflows.conftest import Harness
 from tests.workflows.mcis_helpers import store_ssh_key
-from workflows.failures import failure_message
 from workflows.registry import ALL_WORKFLOWS, workflow_runner
 from workflows.remote import RemoteWorkflow
 

@@ -1,5 +1,6 @@
-"""Apps mcis deploys on every VM of an MCIS with one command (the seed's demo: nginx). Scripts
-read the VM's identity from the MCIS_* variables every remote command gets."""
+"""Apps mcis deploys on every VM of an MCIS with one command (the seed's demo: nginx): their
+install scripts, plain data that policies name and remote commands run. Scripts read the VM's
+identity from the MCIS_* variables every remote command gets."""
 
 from __future__ import annotations
 

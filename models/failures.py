@@ -1,4 +1,5 @@
-"""Turning a failed activity, workflow or update into the one line a user should read."""
+"""Turning a failed activity, workflow or update into the one line a user should read (pure:
+shared by workflows, activities and the clients, so none of them imports another's layer)."""
 
 from __future__ import annotations
 
