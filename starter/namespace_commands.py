@@ -1,34 +1,26 @@
-"""`mcis ns create|list|delete`: namespaces are records only (no cloud call)."""
+"""`mcis ns create|list|delete`: namespaces are records only (no cloud call); the work is in
+`starter.namespace_service`, shared with the API."""
 
 from __future__ import annotations
 
 import argparse
 
-from models.records import NamespaceRecord
+from starter import namespace_service
 from starter.context import Context
-from starter.errors import CliError
 from starter.output import print_json, print_table
-from starter.views import checked_name
-from store.errors import StoreError
 
 
 async def create(ctx: Context, args: argparse.Namespace) -> int:
-    name = checked_name(args.name, "namespace")
-    try:
-        record = ctx.store.create_namespace(
-            NamespaceRecord(name=name, description=args.description)
-        )
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    record = namespace_service.create_namespace(ctx, args.name, args.description)
     if args.json:
         print_json(record)
     else:
-        print(f"namespace {name} created")
+        print(f"namespace {record.name} created")
     return 0
 
 
 async def list_namespaces(ctx: Context, args: argparse.Namespace) -> int:
-    records = ctx.store.list_namespaces()
+    records = namespace_service.list_namespaces(ctx)
     if args.json:
         print_json(records)
     else:
@@ -37,11 +29,7 @@ async def list_namespaces(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def delete(ctx: Context, args: argparse.Namespace) -> int:
-    checked_name(args.name, "namespace")
-    try:
-        ctx.store.delete_namespace(args.name)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    namespace_service.delete_namespace(ctx, args.name)
     if args.json:
         print_json({"deleted": args.name})
     else:
