@@ -10,8 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError
 
 from starter.errors import BAD_INPUT, CliError, one_line
+from starter.mcis_service import OperationRefusedError
 
 
 class ApiError(Exception):
@@ -28,9 +30,13 @@ def error_response(status: int, error: str, message: str) -> JSONResponse:
 
 def _cli_status(exc: CliError) -> tuple[int, str]:
     """A CliError's HTTP status: bad input is 400, unless it says something was not found
-    (404) or already exists (409); a failed operation is 409 (the request was fine, the MCIS
-    or the cloud refused it), an unreachable service 503."""
+    (404) or already exists (409); an operation the MCIS refused in its state (busy, being
+    deleted, not allowed now) is 409 and one naming an unknown group or VM 404; a failed
+    operation is 409 (the request was fine, the MCIS or the cloud refused it), an unreachable
+    service 503."""
     text = exc.message
+    if isinstance(exc, OperationRefusedError):
+        return (404, "not_found") if "not found" in text else (409, "conflict")
     if exc.exit_code == BAD_INPUT:
         if "not found" in text or "does not exist" in text or text.startswith("unknown "):
             return 404, "not_found"
@@ -51,6 +57,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _cli_error(_: Request, exc: CliError) -> JSONResponse:
         status, error = _cli_status(exc)
         return error_response(status, error, exc.message)
+
+    @app.exception_handler(RPCError)
+    async def _temporal(_: Request, exc: RPCError) -> JSONResponse:
+        return error_response(503, "unavailable", f"Temporal did not answer: {exc.message}")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,10 +10,17 @@ import uvicorn
 from api.app import create_app
 from settings import Settings
 
+SHUTDOWN_GRACE_S = 3
+"""On SIGTERM, how long open requests may go on: event streams never end by themselves."""
+
 
 async def serve(settings: Settings) -> None:
     config = uvicorn.Config(
-        create_app(settings), host=settings.api_bind, port=settings.api_port, log_level="warning"
+        create_app(settings),
+        host=settings.api_bind,
+        port=settings.api_port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     await uvicorn.Server(config).serve()
 

@@ -10,7 +10,12 @@ from models.lifecycle import OperationKind, OperationState
 from models.operations import OperationRequest
 from starter.context import Context
 from starter.errors import FAILED, CliError
-from starter.mcis_service import accept_operation, add_group_request, scale_request
+from starter.mcis_service import (
+    accept_operation,
+    add_group_request,
+    group_from_text,
+    scale_request,
+)
 from starter.output import progress
 from starter.views import running_handle
 from starter.watch import show_all, watch
@@ -47,9 +52,8 @@ async def scale(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def add_group(ctx: Context, args: argparse.Namespace) -> int:
-    request = await add_group_request(
-        ctx, args.namespace, args.name, args.group_name, args.group, args.force
-    )
+    group = group_from_text(args.group_name, args.group)
+    request = await add_group_request(ctx, args.namespace, args.name, group, args.force)
     return await run_operation(ctx, args, request)
 
 

@@ -18,8 +18,9 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from models.failures import failure_message, failure_type
 from models.lifecycle import OperationKind, OperationRecord
-from models.mcis import MAX_VMS_PER_GROUP, McisRequest, McisView
+from models.mcis import MAX_VMS_PER_GROUP, GroupRequest, McisRequest, McisView
 from models.naming import mcis_workflow_id
 from models.operations import McisWorkflowInput, OperationRequest, rebuilt_snapshot
 from models.records import McisPhase
@@ -30,7 +31,6 @@ from starter.output import progress
 from starter.requests import check_group, request_from_groups
 from starter.views import checked_name, is_running
 from starter.watch import query_status
-from workflows.failures import failure_message, failure_type
 from workflows.mcis import McisWorkflow
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
 
@@ -175,22 +175,34 @@ def list_mcis(ctx: Context, namespace: str) -> list[McisSummary]:
     return items
 
 
-def scale_request(kind: OperationKind, group: str, count: int, force: bool) -> OperationRequest:
+def scale_request(
+    kind: OperationKind, group: str, count: int, force: bool, request_id: str | None = None
+) -> OperationRequest:
     """A scale-out or scale-in of `count` VMs of `group`."""
     if count < 1:
         raise CliError(f"--count must be 1 or more, got {count}")
-    return OperationRequest(kind=kind, group=group, count=count, force=force)
+    return OperationRequest(kind=kind, group=group, count=count, force=force, request_id=request_id)
+
+
+def group_from_text(group_name: str, text: str) -> GroupRequest:
+    """The group `group_name` of the `SPEC_ID,IMAGE_ID,COUNT` short form (`--group`)."""
+    group_name = checked_name(group_name, "group name")
+    parsed = request_from_groups(group_name, [text], "", "continue").groups[0]
+    return parsed.model_copy(update={"name": group_name})
 
 
 async def add_group_request(
-    ctx: Context, namespace: str, name: str, group_name: str, group: str, force: bool
+    ctx: Context,
+    namespace: str,
+    name: str,
+    group: GroupRequest,
+    force: bool,
+    request_id: str | None = None,
 ) -> OperationRequest:
-    """An add-group of `group` (`SPEC_ID,IMAGE_ID,COUNT`) named `group_name`, checked against
-    the catalog and the namespace's resources."""
+    """An add-group of `group`, checked against the catalog and the namespace's resources."""
     checked_name(namespace, "namespace")
     checked_name(name, "MCIS name")
-    group_name = checked_name(group_name, "group name")
-    parsed = request_from_groups(name, [group], "", "continue").groups[0]
-    new_group = parsed.model_copy(update={"name": group_name})
-    await check_group(ctx, namespace, new_group)
-    return OperationRequest(kind=OperationKind.ADD_GROUP, new_group=new_group, force=force)
+    await check_group(ctx, namespace, group)
+    return OperationRequest(
+        kind=OperationKind.ADD_GROUP, new_group=group, force=force, request_id=request_id
+    )

@@ -1,8 +1,8 @@
 """The embedded stack that `mcis up` runs in the background: the Temporal dev server, the local
-cloud and the worker, each a detached process with its log in MCIS_HOME/logs/<name>.log and its
-pid in MCIS_HOME/run/<name>.pid.
+cloud, the worker and the REST API server, each a detached process with its log in
+MCIS_HOME/logs/<name>.log and its pid in MCIS_HOME/run/<name>.pid.
 
-The three are described as data (`Component`) and driven by one routine: start unless it already
+The four are described as data (`Component`) and driven by one routine: start unless it already
 runs, wait until it answers, stop it with SIGTERM then SIGKILL. Start-up failures become a
 `StackError` whose message names the component, its address and the last lines of its log.
 """
@@ -126,6 +126,11 @@ def child_env(settings: Settings) -> dict[str, str]:
         "MCIS_LOCALCLOUD_BACKEND": settings.localcloud_backend,
         "MCIS_MAX_CONCURRENT_ACTIVITIES": str(settings.max_concurrent_activities),
         "MCIS_CLOUD_READ_RATES": settings.cloud_read_rates,
+        "MCIS_API_BIND": settings.api_bind,
+        "MCIS_API_PORT": str(settings.api_port),
+        "MCIS_SPIDER_PORT": str(settings.spider_port),
+        "MCIS_API_USERNAME": settings.api_username,
+        "MCIS_API_PASSWORD": settings.api_password,
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -163,8 +168,24 @@ def localcloud_backend(settings: Settings, timeout: float) -> str | None:
     return str(body.get("backend", "unknown"))
 
 
+def api_url(settings: Settings) -> str:
+    """Where the REST API answers (on loopback when it listens on every address)."""
+    host = "127.0.0.1" if settings.api_bind in ("0.0.0.0", "::", "") else settings.api_bind
+    return f"http://{host}:{settings.api_port}"
+
+
+def api_answers(settings: Settings) -> bool:
+    """Whether the API server answers its open `/health`."""
+    try:
+        answer = httpx.get(f"{api_url(settings)}/health", timeout=PROBE_TIMEOUT, trust_env=False)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
+
+
 def components(settings: Settings) -> tuple[Component, ...]:
-    """The stack in start order: Temporal, then the local cloud, then the worker that uses both."""
+    """The stack in start order: Temporal, then the local cloud, then the worker that uses both,
+    then the API server (the CLI's commands over HTTP)."""
     temporal_host, temporal_port = settings.temporal_host_port
     cloud_host, cloud_port = settings.localcloud_host_port
     return (
@@ -216,6 +237,19 @@ def components(settings: Settings) -> tuple[Component, ...]:
             probe=lambda pid: "" if processes.read_pid(settings.worker_ready_file) == pid else None,
             ready_timeout=20.0,
             leftovers=(settings.worker_ready_file.name,),
+        ),
+        Component(
+            name="api",
+            program=sys.executable,
+            signature=("-m", "api.server"),
+            args=(),
+            address=f"{api_url(settings)} (Spider port {settings.spider_port})",
+            listens=(
+                (settings.api_bind, settings.api_port),
+                (settings.api_bind, settings.spider_port),
+            ),
+            probe=lambda _pid: "" if api_answers(settings) else None,
+            ready_timeout=30.0,
         ),
     )
 
@@ -418,4 +452,6 @@ def isolated_env(
         "MCIS_LOCALCLOUD_BACKEND": backend,
         "MCIS_TASK_QUEUE": task_queue,
         "MCIS_DATABASE_URL": f"sqlite:///{home / 'mcis.db'}",
+        "MCIS_API_PORT": str(processes.free_port()),
+        "MCIS_SPIDER_PORT": str(processes.free_port()),
     }
