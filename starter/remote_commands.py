@@ -1,68 +1,40 @@
 """`mcis cmd|put|deploy|access`: commands, files and apps on the VMs of an MCIS over SSH (through
-the remote workflow), and the addresses and key to reach them yourself."""
+the remote workflow), and the addresses and key to reach them yourself; the work is in
+`starter.remote_service`, shared with the API."""
 
 from __future__ import annotations
 
 import argparse
-import base64
 import os
-import uuid
 from pathlib import Path
 
 from temporalio.client import WorkflowFailureError
 
-from activities.remote import upload_ref
-from models.naming import shown, vm_order
-from models.records import ResourceKind
-from models.remote import RemoteResult, RemoteRun, RemoteWorkflowInput, TargetQuery, with_output
-from remote.apps import APPS
+from models.apps import APPS
+from models.failures import failure_message
+from models.remote import RemoteResult, RemoteWorkflowInput, TargetQuery
+from starter import remote_service
 from starter.context import Context
-from starter.errors import FAILED, CliError, check_input_size
+from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
-from starter.views import checked_name
-from store.remote_outputs import RemoteOutputStore
-from workflows.failures import failure_message
-from workflows.remote import RemoteWorkflow
-
-MAX_UPLOAD_BYTES = 16 * 1024 * 1024
-
-
-def target_query(ctx: Context, args: argparse.Namespace) -> TargetQuery:
-    """The VMs the arguments select; CliError unless the MCIS, the group and the VM exist."""
-    namespace = checked_name(args.namespace, "namespace")
-    name = checked_name(args.name, "MCIS name")
-    if ctx.store.get_mcis(namespace, name) is None:
-        raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
-    vms = ctx.store.list_vms(namespace, name)
-    if args.group is not None and not any(vm.group == args.group for vm in vms):
-        raise CliError(f"group {shown(args.group)} not found in MCIS {name!r}")
-    if args.vm is not None and not any(vm.name == args.vm for vm in vms):
-        raise CliError(f"VM {shown(args.vm)} not found in MCIS {name!r}")
-    return TargetQuery(namespace=namespace, mcis=name, group=args.group, vm=args.vm)
+from starter.remote_service import MAX_UPLOAD_BYTES
 
 
 async def _run(
     ctx: Context, inp: RemoteWorkflowInput, what: str, quiet: bool
 ) -> list[RemoteResult]:
-    client = await ctx.client()
-    where = f"{inp.query.namespace}/{inp.query.mcis}"
-    await check_input_size(client.data_converter, inp, f"the input of the remote run on {where}")
-    workflow_id = f"remote/{inp.query.namespace}/{inp.query.mcis}/{uuid.uuid4().hex[:12]}"
+    handle = await remote_service.start_remote(ctx, inp)
     if not quiet:
-        progress(f"{what} on {inp.query.namespace}/{inp.query.mcis}: workflow {workflow_id}")
-    handle = await client.start_workflow(
-        RemoteWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
-    )
+        progress(f"{what} on {inp.query.namespace}/{inp.query.mcis}: workflow {handle.id}")
     try:
-        results = await handle.result()
+        return await remote_service.remote_results(ctx, handle, handle.result_run_id or "")
     except WorkflowFailureError as exc:
         raise CliError(failure_message(exc), FAILED) from None
-    run = RemoteRun(workflow_id=workflow_id, run_id=handle.result_run_id or "")
-    outputs = RemoteOutputStore(ctx.settings.database_url)
-    try:
-        return with_output(results, outputs.read(run))
-    finally:
-        outputs.close()
+
+
+def target_query(ctx: Context, args: argparse.Namespace) -> TargetQuery:
+    """The VMs the arguments select; CliError unless the MCIS, the group and the VM exist."""
+    return remote_service.target_query(ctx, args.namespace, args.name, args.group, args.vm)
 
 
 def exit_code(results: list[RemoteResult]) -> int:
@@ -111,14 +83,11 @@ async def put(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"{args.source!r} is not a file")
     if source.stat().st_size > MAX_UPLOAD_BYTES:
         raise CliError(f"{args.source!r} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB")
-    if not args.destination.startswith("/"):
-        raise CliError(f"destination {args.destination!r} must be an absolute path on the VMs")
+    remote_service.check_destination(args.destination)
     query = target_query(ctx, args)
-    ref = upload_ref(uuid.uuid4().hex)
-    ctx.store.put_secret(ref, base64.b64encode(source.read_bytes()).decode())
     inp = RemoteWorkflowInput(
         query=query,
-        file_ref=ref,
+        file_ref=remote_service.upload(ctx, source.read_bytes(), repr(args.source)),
         destination=args.destination,
         timeout_s=args.timeout,
         concurrency=args.concurrency,
@@ -130,16 +99,7 @@ async def put(ctx: Context, args: argparse.Namespace) -> int:
 
 async def deploy(ctx: Context, args: argparse.Namespace) -> int:
     results = await run_command(ctx, args, APPS[args.app], f"deploying {args.app}")
-    addresses = {vm.name: vm.public_ip for vm in ctx.store.list_vms(args.namespace, args.name)}
-    rows = [
-        {
-            "vm": r.vm,
-            "ready": r.exit_code == 0,
-            "url": f"http://{addresses.get(r.vm)}",
-            "error": None if r.exit_code == 0 else (r.error or r.stderr.strip()[-300:]),
-        }
-        for r in results
-    ]
+    rows = remote_service.deploy_rows(ctx, args.namespace, args.name, results)
     if args.json:
         print_json(rows)
     else:
@@ -152,13 +112,10 @@ async def deploy(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def access(ctx: Context, args: argparse.Namespace) -> int:
-    namespace = checked_name(args.namespace, "namespace")
-    if ctx.store.get_mcis(namespace, checked_name(args.name, "MCIS name")) is None:
-        raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
-    vms = sorted(ctx.store.list_vms(namespace, args.name), key=lambda vm: vm_order(vm.name))
+    namespace = args.namespace
+    vms = remote_service.mcis_vms(ctx, namespace, args.name)
     if args.forget_host_keys:
-        for vm in vms:
-            ctx.store.forget_host_key(f"{vm.provider}/{vm.csp_id}")
+        remote_service.forget_host_keys(ctx, vms)
     key_files: dict[str, str] = {}
     if args.key_file is not None:
         if not args.key_file.strip():
@@ -166,18 +123,10 @@ async def access(ctx: Context, args: argparse.Namespace) -> int:
         keys = sorted({vm.ssh_key for vm in vms if vm.ssh_key})
         for key_name in keys:
             path = Path(args.key_file if len(keys) == 1 else f"{args.key_file}-{key_name}")
-            key_files[key_name] = str(_write_private_key(ctx, namespace, key_name, path))
+            key = remote_service.vm_private_key(ctx, namespace, key_name)
+            key_files[key_name] = str(_write_private_key(key, path))
     rows = [
-        {
-            "vm": vm.name,
-            "user": "root",
-            "ip": vm.public_ip,
-            "port": 22,
-            "status": vm.status.value,
-            "ssh_key": vm.ssh_key,
-            "key_file": key_files.get(vm.ssh_key),
-        }
-        for vm in vms
+        row | {"key_file": key_files.get(row["ssh_key"])} for row in remote_service.access_rows(vms)
     ]
     if args.json:
         print_json(rows)
@@ -193,11 +142,7 @@ async def access(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_private_key(ctx: Context, namespace: str, key_name: str, path: Path) -> Path:
-    resource = ctx.store.get_resource(namespace, ResourceKind.SSH_KEY, key_name)
-    if resource is None or resource.secret_ref is None:
-        raise CliError(f"SSH key {key_name!r} has no private key in namespace {namespace!r}")
-    private_key = ctx.store.get_secret(resource.secret_ref)
+def _write_private_key(private_key: str, path: Path) -> Path:
     try:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,10 +1,10 @@
 """What the native API's noun routers share (namespaces, resources, catalog, remote,
-benchmarks, policies, sweep): the `Ctx` parameter, the DELETE answer, the 202 answer of a
-started workflow, and the state of a workflow run as a status URL reports it."""
+benchmarks, policies, sweep): the `Ctx` parameter, the DELETE answer and the 202 answer of a
+started workflow (its status URL answers a `starter.runs_service.RunState`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from pydantic import BaseModel
@@ -28,13 +28,3 @@ class Started(BaseModel):
 
     workflow_id: str
     status_url: str
-
-
-class RunState(BaseModel):
-    """A workflow run as a status URL reports it: `running`, `completed` (with `result`) or
-    `failed` (with `error`)."""
-
-    workflow_id: str
-    state: str
-    result: Any = None
-    error: str | None = None

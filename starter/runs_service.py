@@ -1,0 +1,50 @@
+"""The state of one run of a workflow the CLI or the API started and did not wait for (a remote
+command, a benchmark, a sweep): running, completed with its result, or failed with the reason;
+what the API's status URLs answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.failures import failure_message
+from starter.context import Context
+from starter.errors import CliError
+
+RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+
+
+class RunState(BaseModel):
+    """A workflow run: `running`, `completed` (with `result`) or `failed` (with `error`)."""
+
+    workflow_id: str
+    state: str
+    result: Any = None
+    error: str | None = None
+
+
+ResultReader = Callable[[WorkflowHandle[Any, Any], str], Awaitable[Any]]
+"""Reads a completed run's result, given its handle and run id."""
+
+
+async def run_state(ctx: Context, workflow_id: str, what: str, read: ResultReader) -> RunState:
+    """The state of the workflow's latest run; CliError (not found) if there is none."""
+    client = await ctx.client()
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        raise CliError(f"{what} not found") from None
+    if description.status is WorkflowExecutionStatus.RUNNING:
+        return RunState(workflow_id=workflow_id, state=RUNNING)
+    try:
+        result = await read(handle, description.run_id)
+    except WorkflowFailureError as exc:
+        return RunState(workflow_id=workflow_id, state=FAILED, error=failure_message(exc))
+    return RunState(workflow_id=workflow_id, state=COMPLETED, result=result)
