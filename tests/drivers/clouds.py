@@ -1,0 +1,284 @@
+"""The four Libcloud-based clouds of the contract suite, as data: how to make each one's Libcloud
+NodeDriver against Libcloud's recorded API, the region, VM and names its recordings hold, the
+native states its VM shows after each action, what Libcloud lacks for it, and the routes and
+fixtures we add where Libcloud's mocks have no answer for a call mcis makes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from libcloud.common.google import GoogleBaseAuthConnection
+from libcloud.compute.drivers.ecs import ECSDriver
+from libcloud.compute.drivers.gce import GCENodeDriver
+from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
+
+from tests.drivers.libcloud_mocks import (
+    ECS_PARAMS,
+    GCE_KEYWORD_PARAMS,
+    GCE_PARAMS,
+    OPENSTACK_PARAMS,
+    EcsHttp,
+    GceHttp,
+    GoogleAuthMockHttp,
+    OpenStackHttp,
+    Route,
+    SentRequest,
+    Transition,
+    ours,
+    theirs,
+)
+
+NodeDriver = Any
+
+
+@dataclass(frozen=True)
+class CloudCase:
+    cloud: str
+    region: str
+    http: type
+    """Our recording subclass of Libcloud's mock HTTP class for this cloud."""
+    plug: tuple[tuple[type, type], ...]
+    """(Libcloud connection class, mock HTTP class) pairs: `conn_class` to set on each."""
+    new_node_driver: Callable[[], NodeDriver]
+    vm_name: str
+    """The name of the VM the recorded create makes."""
+    vm_id: str
+    spec: str
+    image: str
+    natives: dict[str, str]
+    """The VM's native state in each phase of the mock cloud (start, running, stopped)."""
+    sent_tags: Callable[[SentRequest], dict[str, str]]
+    """The tags (with the client token) a recorded create request carries."""
+    create_pattern: str
+    stop_pattern: str
+    start_pattern: str
+    reboot_pattern: str
+    delete_pattern: str
+    options: dict[str, str] = field(default_factory=dict)
+    use_param: str | None = None
+    """The query parameter Libcloud's mock names its answers by (ECS: the Action)."""
+    routes: tuple[Route, ...] = ()
+    transitions: tuple[Transition, ...] = ()
+    lacks: frozenset[str] = frozenset()
+    """Contract calls Libcloud offers nothing for on this cloud (NotSupportedError)."""
+    existing_network: str = ""
+    """A network the recorded cloud holds, with subnet `{network}-{existing_subnet}` if any."""
+    existing_subnet: str = ""
+    network_create_pattern: str = "^$"
+    existing_group: str = ""
+    """A security group (GCE: firewall) the recorded cloud holds."""
+    group_create_pattern: str = "^$"
+    existing_key: str = ""
+    """A key pair the recorded cloud holds ("" where a key is no cloud resource)."""
+    existing_public: str = ""
+    key_create_pattern: str = "^$"
+    key_delete_pattern: str = "^$"
+
+    def __str__(self) -> str:
+        return self.cloud
+
+
+TAGS = {"mcis-ns": "dev", "mcis-mcis": "web"}
+TOKEN = "tok-web-1"
+"""The tags and client token of the VM the contract creates; our recorded listings after the
+create show the VM with them (as the cloud's labels, metadata or, on Alibaba, its description)."""
+
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcisContractKey mcis@test"
+GCE_ZONE = r"/zones/us-central1-a"
+GCE_INSTANCES = rf"GET \S*{GCE_ZONE}/instances\?"
+NOVA_SERVERS = r"GET \S*/servers/detail\?"
+NOVA_MADE = "26f7fbee-8ce1-4c28-887a-bfe8e4bb10fe"
+ECS_LISTING = r"Action=DescribeInstances"
+
+
+def _json_body(*keys: str) -> Callable[[SentRequest], dict[str, str]]:
+    def read(request: SentRequest) -> dict[str, str]:
+        value: Any = json.loads(request.body)
+        for key in keys:
+            value = value[key]
+        return dict(value)
+
+    return read
+
+
+def _ecs_tags(request: SentRequest) -> dict[str, str]:
+    """Alibaba nodes carry no tags in Libcloud: mcis keeps them as JSON in the description, and
+    the token is also ECS's own ClientToken."""
+    description = request.params["Description"].removeprefix("mcis-tags:")
+    return {**json.loads(description), "ClientToken": request.params["ClientToken"]}
+
+
+def _gce() -> NodeDriver:
+    return GCENodeDriver(
+        *GCE_PARAMS, **GCE_KEYWORD_PARAMS, auth_type="IA", datacenter="us-central1-a"
+    )
+
+
+def _openstack() -> NodeDriver:
+    return OpenStack_2_NodeDriver(
+        *OPENSTACK_PARAMS,
+        ex_force_auth_version="2.0",
+        ex_force_auth_url="https://auth.api.example.com",
+    )
+
+
+def _ecs() -> NodeDriver:
+    return ECSDriver(*ECS_PARAMS, region="cn-qingdao")
+
+
+GCP = CloudCase(
+    cloud="gcp",
+    region="us-central1",
+    http=GceHttp,
+    plug=(
+        (GCENodeDriver.connectionCls, GceHttp),
+        (GoogleBaseAuthConnection, GoogleAuthMockHttp),
+    ),
+    new_node_driver=_gce,
+    vm_name="node-name",
+    vm_id="4006034190819017667",
+    spec="n1-standard-1",
+    image="debian-7-wheezy-v20131120",
+    natives={"start": "RUNNING", "running": "RUNNING", "stopped": "TERMINATED"},
+    sent_tags=_json_body("labels"),
+    create_pattern=rf"POST \S*{GCE_ZONE}/instances\?",
+    stop_pattern=rf"POST \S*{GCE_ZONE}/instances/node-name/stop\?",
+    start_pattern=rf"POST \S*{GCE_ZONE}/instances/node-name/start\?",
+    reboot_pattern=rf"POST \S*{GCE_ZONE}/instances/node-name/reset\?",
+    delete_pattern=rf"DELETE \S*{GCE_ZONE}/instances/node-name\?",
+    routes=(
+        # Written by us in the recorded format: the zone's instances before the create (none),
+        # after it (node-name with mcis's labels), and stopped (GCE's TERMINATED).
+        Route(GCE_INSTANCES, ours("gcp/zones_us-central1-a_instances_before_create.json"), "start"),
+        Route(GCE_INSTANCES, ours("gcp/zones_us-central1-a_instances_running.json"), "running"),
+        Route(GCE_INSTANCES, ours("gcp/zones_us-central1-a_instances_stopped.json"), "stopped"),
+        # Written by us: instances.start and its operation (Libcloud's mock has no start).
+        Route(
+            rf"POST \S*{GCE_ZONE}/instances/node-name/start\?",
+            ours(
+                "gcp/operations_operation_zones_us-central1-a_instances_node-name_start_post.json"
+            ),
+        ),
+        Route(
+            rf"GET \S*{GCE_ZONE}/operations/operation-zones_us-central1-a_instances_node-name_start",
+            ours(
+                "gcp/operations_operation_zones_us-central1-a_instances_node-name_start_post.json"
+            ),
+        ),
+        # Written by us: subnetworks.get of the subnetwork the contract makes.
+        Route(
+            r"GET \S*/regions/us-central1/subnetworks/lcnetwork-s1\?",
+            ours("gcp/regions_us-central1_subnetworks_lcnetwork-s1.json"),
+        ),
+    ),
+    transitions=(
+        Transition(rf"POST \S*{GCE_ZONE}/instances\?", "running"),
+        Transition(r"/instances/node-name/stop\?", "stopped"),
+        Transition(r"/instances/node-name/start\?", "running"),
+    ),
+    existing_network="cf",
+    existing_subnet="972cf02e6ad49112",
+    network_create_pattern=r"POST \S*/global/networks\?",
+    existing_group="default-ssh",
+    group_create_pattern=r"POST \S*/global/firewalls\?",
+)
+
+OPENSTACK = CloudCase(
+    cloud="openstack",
+    region="RegionOne",
+    http=OpenStackHttp,
+    plug=tuple(
+        (getattr(OpenStack_2_NodeDriver, name), OpenStackHttp)
+        for name in ("connectionCls", "image_connectionCls", "network_connectionCls")
+    ),
+    new_node_driver=_openstack,
+    vm_name="racktest",
+    vm_id=NOVA_MADE,
+    spec="1GB slice",
+    image="f24a3c1b-d52a-4116-91da-25b3eee8f55e",
+    natives={"start": "ACTIVE", "running": "ACTIVE", "stopped": "SHUTOFF"},
+    sent_tags=_json_body("server", "metadata"),
+    create_pattern=r"POST \S*/servers\?",
+    stop_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*os-stop",
+    start_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*os-start",
+    reboot_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*reboot",
+    delete_pattern=rf"DELETE \S*/servers/{NOVA_MADE}\?",
+    routes=(
+        # Written by us in the recorded format: the servers after the create (racktest, with
+        # mcis's metadata) and after os-stop (SHUTOFF).
+        Route(NOVA_SERVERS, ours("openstack/servers_detail_running.json"), "running"),
+        Route(NOVA_SERVERS, ours("openstack/servers_detail_stopped.json"), "stopped"),
+        # Nova answers a server action with 202 and no body, a delete with 204.
+        Route(rf"POST \S*/servers/{NOVA_MADE}/action\?", None, status=202),
+        Route(rf"DELETE \S*/servers/{NOVA_MADE}\?", None, status=204),
+        # Nova answers a key pair's delete with 202 and no body (Libcloud's mock: key1 only).
+        Route(r"DELETE \S*/os-keypairs/test_key_pair\?", None, status=202),
+    ),
+    transitions=(
+        Transition(r"POST \S*/servers\?", "running"),
+        Transition(r"/action\? .*os-stop", "stopped"),
+        Transition(r"/action\? .*os-start", "running"),
+    ),
+    existing_network="net1",
+    network_create_pattern=r"POST \S*/v2.0/networks\?",
+    existing_group="default",
+    group_create_pattern=r"POST \S*/v2.0/security-groups\?",
+    existing_key="test_key_pair",
+    existing_public=json.loads(theirs("openstack_v1_1/_os_keypairs_get_one.json").read_text())[
+        "keypair"
+    ]["public_key"],
+    key_create_pattern=r"POST \S*/os-keypairs\?",
+    key_delete_pattern=r"DELETE \S*/os-keypairs/test_key_pair\?",
+)
+
+ALIBABA = CloudCase(
+    cloud="alibaba",
+    region="cn-qingdao",
+    http=EcsHttp,
+    plug=((ECSDriver.connectionCls, EcsHttp),),
+    use_param="Action",
+    new_node_driver=_ecs,
+    vm_name="web-1",
+    vm_id="i-28n7dkvov",
+    spec="ecs.t1.xsmall",
+    image="freebsd1001_64_20G_aliaegis_20150527.vhd",
+    natives={"start": "Starting", "running": "Running", "stopped": "Stopped"},
+    sent_tags=_ecs_tags,
+    create_pattern=r"Action=CreateInstance",
+    stop_pattern=r"Action=StopInstance&InstanceId=i-28n7dkvov",
+    start_pattern=r"Action=StartInstance&InstanceId=i-28n7dkvov",
+    reboot_pattern=r"Action=RebootInstance&InstanceId=i-28n7dkvov",
+    delete_pattern=r"Action=DeleteInstance&InstanceId=i-28n7dkvov",
+    routes=(
+        # Libcloud's recordings of these calls, which its mock routes only under a test's name.
+        Route(r"Action=DescribeImages", theirs("ecs/describe_images.xml")),
+        Route(r"Action=CreateInstance", theirs("ecs/create_instance.xml")),
+        Route(r"Action=StopInstance", theirs("ecs/stop_instance.xml")),
+        Route(r"Action=StartInstance", theirs("ecs/start_instance.xml")),
+        Route(r"Action=RebootInstance", theirs("ecs/reboot_instance.xml")),
+        Route(r"Action=DeleteInstance", theirs("ecs/delete_instance.xml")),
+        # Written by us in the recorded format: DescribeInstances once mcis made web-1 (its tags
+        # in the description), running and stopped (a new ECS instance is Stopped until started).
+        Route(ECS_LISTING, ours("alibaba/describe_instances_running.xml"), "running"),
+        Route(ECS_LISTING, ours("alibaba/describe_instances_stopped.xml"), "stopped"),
+    ),
+    transitions=(
+        Transition(r"Action=CreateInstance", "stopped"),
+        Transition(r"Action=StopInstance", "stopped"),
+        Transition(r"Action=StartInstance", "running"),
+    ),
+    lacks=frozenset(
+        {
+            "ensure_vnet",
+            "delete_vnet",
+            "ensure_security_group",
+            "delete_security_group",
+            "import_key_pair",
+        }
+    ),
+)
+
+CASES = (GCP, OPENSTACK, ALIBABA)

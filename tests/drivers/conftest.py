@@ -1,0 +1,81 @@
+"""The contract suite's set-up: per cloud, a Libcloud NodeDriver whose HTTP goes to Libcloud's
+recorded API answers (and ours), wrapped in mcis's driver of that cloud (`make_driver`, the one
+place the driver under test is made)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from drivers.base import CloudDriver
+from tests.drivers.clouds import CASES, CloudCase
+from tests.drivers.libcloud_mocks import STUB_TOKEN_FROM_FILE, MockCloud
+
+DRIVER_CLASSES = {
+    "gcp": ("drivers.gcp", "GceDriver"),
+    "azure": ("drivers.azure", "AzureDriver"),
+    "openstack": ("drivers.openstack", "OpenStackDriver"),
+    "alibaba": ("drivers.alibaba", "AlibabaDriver"),
+}
+
+
+def make_driver(case: CloudCase, node_driver: Any) -> CloudDriver:
+    """mcis's driver of `case.cloud` around `node_driver` (wired to the mock cloud)."""
+    module, name = DRIVER_CLASSES[case.cloud]
+    driver_class = getattr(importlib.import_module(module), name)
+    driver: CloudDriver = driver_class.around(
+        node_driver, case.region, provider="lab", options=case.options
+    )
+    return driver
+
+
+@dataclass
+class Cloud:
+    """One test's cloud: its data, the mock cloud behind Libcloud, and mcis's driver of it."""
+
+    case: CloudCase
+    mock: MockCloud
+    driver: CloudDriver
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_libcloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Libcloud's own Google tests patch (OAuth token file, GCE metadata probe), and no
+    sleeping in Libcloud's polls (ECS waits for states, Azure retries)."""
+    google = "libcloud.common.google"
+    monkeypatch.setattr(
+        f"{google}.GoogleOAuth2Credential._get_token_from_file",
+        lambda _self: STUB_TOKEN_FROM_FILE,
+    )
+    monkeypatch.setattr(f"{google}.GoogleOAuth2Credential._write_token_to_file", lambda _self: None)
+    monkeypatch.setattr(f"{google}.GoogleAuthType._is_gce", staticmethod(lambda: False))
+    monkeypatch.setattr("time.sleep", lambda _seconds: None)
+
+
+def _mock_cloud(case: CloudCase, monkeypatch: pytest.MonkeyPatch) -> MockCloud:
+    """Plug the cloud's mock HTTP into Libcloud, as Libcloud's own tests do (`conn_class`)."""
+    mock = MockCloud(region=case.region, routes=case.routes, transitions=case.transitions)
+    for connection_class, http_class in case.plug:
+        monkeypatch.setattr(connection_class, "conn_class", http_class)
+    monkeypatch.setattr(case.http, "type", None)
+    monkeypatch.setattr(case.http, "use_param", case.use_param)
+    monkeypatch.setattr(case.http, "cloud", mock, raising=False)
+    monkeypatch.setattr(case.http, "test", mock)
+    return mock
+
+
+@pytest.fixture(params=CASES, ids=str)
+async def cloud(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Cloud]:
+    case: CloudCase = request.param
+    mock = _mock_cloud(case, monkeypatch)
+    driver = make_driver(case, case.new_node_driver())
+    try:
+        yield Cloud(case, mock, driver)
+    finally:
+        await driver.aclose()

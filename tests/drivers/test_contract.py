@@ -1,0 +1,199 @@
+"""mcis's driver contract, run per cloud against Libcloud's recorded API answers (and the few we
+recorded in the same format, tests/drivers/fixtures): the catalog, networks, security groups
+and keys made once and found after, a VM created with its tags and client token, read back
+with the canonical status of the cloud's native state, suspended, resumed, rebooted and
+terminated. What Libcloud lacks for a cloud is a clear NotSupportedError (`CloudCase.lacks`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.errors import (
+    CloudError,
+    CloudNotFoundError,
+    InvalidRequestError,
+    NotSupportedError,
+)
+from drivers.status_map import to_canonical
+from models.cloud import DEFAULT_RULES, SubnetSpec, VmCreateRequest
+from models.status import TargetAction, VmStatus
+from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN
+from tests.drivers.conftest import Cloud
+
+
+def _request(cloud: Cloud, spec: str | None = None) -> VmCreateRequest:
+    case = cloud.case
+    return VmCreateRequest(
+        name=case.vm_name,
+        spec=spec or case.spec,
+        image=case.image,
+        vnet_csp_id="",
+        subnet_csp_id="",
+        security_group_csp_ids=[],
+        key_name="",
+        client_token=TOKEN,
+        tags=TAGS,
+    )
+
+
+def _skip_if_lacking(cloud: Cloud, operation: str) -> None:
+    if operation in cloud.case.lacks:
+        pytest.skip(f"Libcloud offers no {operation} for {cloud.case.cloud}")
+
+
+async def test_catalog_lists_the_recorded_specs_and_images(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    assert [r.name for r in await driver.regions()] == [case.region]
+    specs = await driver.specs(case.region)
+    assert case.spec in {s.name for s in specs}
+    assert all(s.id == f"lab+{case.region}+{s.name}" for s in specs)
+    assert case.image in {i.name for i in await driver.images(case.region)}
+
+
+async def test_an_existing_network_is_found_and_a_new_one_made_once(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    subnets = [SubnetSpec(name=case.existing_subnet, cidr="10.0.1.0/24")] * bool(
+        case.existing_subnet
+    )
+    if "ensure_vnet" in case.lacks:
+        with pytest.raises(NotSupportedError, match="ensure_vnet"):
+            await driver.ensure_vnet(case.region, "lcnetwork", "10.0.0.0/16", subnets, TAGS)
+        return
+    found = await driver.ensure_vnet(case.region, case.existing_network, "10.0.0.0/16", subnets, {})
+    assert found.name == case.existing_network and found.csp_id
+    assert cloud.mock.sent(case.network_create_pattern) == []
+
+    made = await driver.ensure_vnet(
+        case.region, "lcnetwork", "10.0.0.0/16", [SubnetSpec(name="s1", cidr="10.0.1.0/24")], {}
+    )
+    assert made.name == "lcnetwork" and set(made.subnets) == {"s1"}
+    assert len(cloud.mock.sent(case.network_create_pattern)) == 1
+
+
+async def test_releasing_a_network_the_cloud_no_longer_holds_is_no_error(cloud: Cloud) -> None:
+    _skip_if_lacking(cloud, "delete_vnet")
+    await cloud.driver.delete_vnet(cloud.case.region, "gone-network")
+    assert cloud.mock.sent(r"^DELETE") == []
+
+
+async def test_an_existing_security_group_is_found_and_a_new_one_made_once(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    if "ensure_security_group" in case.lacks:
+        with pytest.raises(NotSupportedError, match="ensure_security_group"):
+            await driver.ensure_security_group(case.region, "web", "", DEFAULT_RULES, TAGS)
+        return
+    vnet = case.existing_network
+    found = await driver.ensure_security_group(
+        case.region, case.existing_group, vnet, DEFAULT_RULES, {}
+    )
+    assert found.name == case.existing_group and found.csp_id
+    assert cloud.mock.sent(case.group_create_pattern) == []
+
+    made = await driver.ensure_security_group(case.region, "lcfirewall", vnet, DEFAULT_RULES, {})
+    assert made.csp_id and made.rules == list(DEFAULT_RULES)
+    assert len(cloud.mock.sent(case.group_create_pattern)) == 1
+    await driver.delete_security_group(case.region, "gone-group")
+
+
+async def test_a_key_pair_is_registered_once(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    if "import_key_pair" in case.lacks:
+        with pytest.raises(NotSupportedError, match="import_key_pair"):
+            await driver.import_key_pair(case.region, "mcis-key", PUBLIC_KEY, TAGS)
+        return
+    first = await driver.import_key_pair(case.region, "mcis-key", PUBLIC_KEY, TAGS)
+    again = await driver.import_key_pair(case.region, "mcis-key", PUBLIC_KEY, TAGS)
+    assert first.fingerprint and again.fingerprint == first.fingerprint
+    await driver.delete_key_pair(case.region, "mcis-key")
+
+
+async def test_a_key_pair_the_cloud_holds_is_found_and_another_key_under_its_name_refused(
+    cloud: Cloud,
+) -> None:
+    case, driver = cloud.case, cloud.driver
+    if not case.existing_key:
+        pytest.skip(f"{case.cloud} keeps no key pair resource")
+    held = await driver.import_key_pair(case.region, case.existing_key, case.existing_public, {})
+    assert held.name == case.existing_key
+    assert cloud.mock.sent(case.key_create_pattern) == []
+    with pytest.raises(CloudError, match="another public key"):
+        await driver.import_key_pair(case.region, case.existing_key, PUBLIC_KEY, {})
+    await driver.delete_key_pair(case.region, case.existing_key)
+    assert len(cloud.mock.sent(case.key_delete_pattern)) == 1
+
+
+async def test_create_sends_the_tags_and_the_client_token(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    vm = await driver.create_vm(case.region, _request(cloud))
+    assert vm.csp_id == case.vm_id and vm.name == case.vm_name
+    [create] = cloud.mock.sent(case.create_pattern)
+    sent = case.sent_tags(create)
+    assert sent.items() >= {**TAGS, "mcis-client-token": TOKEN}.items()
+    assert sent.get("ClientToken", TOKEN) == TOKEN
+
+
+async def test_create_again_finds_the_vm_its_token_made(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    cloud.mock.phase = "running"  # the cloud holds the VM of the token
+    vm = await driver.create_vm(case.region, _request(cloud))
+    assert (vm.csp_id, vm.client_token) == (case.vm_id, TOKEN)
+    assert cloud.mock.sent(case.create_pattern) == []
+
+
+async def test_get_and_list_by_tags_show_the_canonical_status(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    cloud.mock.phase = "running"
+    vm = await driver.get_vm(case.region, case.vm_id)
+    assert vm is not None
+    assert (vm.name, vm.client_token, vm.native_status) == (
+        case.vm_name,
+        TOKEN,
+        case.natives["running"],
+    )
+    assert to_canonical(case.cloud, vm.native_status) == VmStatus.RUNNING
+    assert vm.tags.items() >= TAGS.items()
+    listed = await driver.list_vms(case.region, TAGS)
+    assert [v.csp_id for v in listed] == [case.vm_id]
+    assert await driver.list_vms(case.region, {"mcis-ns": "another"}) == []
+    assert await driver.get_vm(case.region, "no-such-vm") is None
+
+
+async def test_suspend_resume_and_reboot_act_on_the_vm(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    cloud.mock.phase = "running"
+    suspended = await driver.suspend_vm(case.region, case.vm_id)
+    assert len(cloud.mock.sent(case.stop_pattern)) == 1
+    assert suspended.native_status == case.natives["stopped"]
+    assert to_canonical(case.cloud, suspended.native_status, TargetAction.SUSPEND) in (
+        VmStatus.SUSPENDING,
+        VmStatus.SUSPENDED,
+    )
+    resumed = await driver.resume_vm(case.region, case.vm_id)
+    assert len(cloud.mock.sent(case.start_pattern)) == 1
+    assert resumed.native_status == case.natives["running"]
+    rebooted = await driver.reboot_vm(case.region, case.vm_id)
+    assert len(cloud.mock.sent(case.reboot_pattern)) == 1
+    assert to_canonical(case.cloud, rebooted.native_status, TargetAction.REBOOT) in (
+        VmStatus.REBOOTING,
+        VmStatus.RUNNING,
+    )
+
+
+async def test_terminate_deletes_the_vm_and_a_gone_vm_is_no_error(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    cloud.mock.phase = "running"
+    await driver.terminate_vm(case.region, case.vm_id)
+    assert len(cloud.mock.sent(case.delete_pattern)) == 1
+    await driver.terminate_vm(case.region, "no-such-vm")
+    assert len(cloud.mock.sent(case.delete_pattern)) == 1
+
+
+async def test_bad_input_is_a_clear_cloud_error(cloud: Cloud) -> None:
+    case, driver = cloud.case, cloud.driver
+    with pytest.raises(InvalidRequestError, match="unknown spec 'no-such-spec'"):
+        await driver.create_vm(case.region, _request(cloud, spec="no-such-spec"))
+    assert cloud.mock.sent(case.create_pattern) == []
+    with pytest.raises(CloudNotFoundError, match="mars-1"):
+        await driver.get_vm("mars-1", case.vm_id)
+    with pytest.raises(CloudNotFoundError):
+        await driver.suspend_vm(case.region, "no-such-vm")
