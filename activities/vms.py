@@ -20,7 +20,7 @@ from activities.observation import (
     observe_listed,
     observed_change,
 )
-from catalog.entries import catalog_id, split_catalog_id
+from catalog.entries import CatalogId, catalog_id
 from drivers.base import CloudDriver
 from models.cloud import CloudVm, VmCreateRequest
 from models.naming import (
@@ -212,8 +212,8 @@ def create_request(
     """What the cloud is asked for to create `vm`: its cloud name, token and tags."""
     return VmCreateRequest(
         name=cloud_vm_name(namespace, mcis, vm.name),
-        spec=split_catalog_id(vm.spec)[2],
-        image=split_catalog_id(vm.image)[2],
+        spec=CatalogId(vm.spec).name,
+        image=CatalogId(vm.image).name,
         vnet_csp_id=net.vnet_csp_id,
         subnet_csp_id=net.subnet_csp_id,
         security_group_csp_ids=net.security_group_csp_ids,

@@ -21,28 +21,32 @@ total = sum(weight * score) / sum(weights); a weight of 0 removes its criterion 
 accepted weights but never read them). Ranking: total descending, then price ascending, then
 provider, region and name: deterministic.
 
-Speed: the per-region criteria (location, latency) are computed once per region, not per spec,
-and every criterion is linear in its raw value, so the total of a spec is one expression
-`c + a * price + b * performance + region_part[region]` evaluated in a single comprehension;
-the top `limit` come from `heapq.nlargest` over plain floats, then are re-ranked by their exact
-totals. Without numpy this ranks 50,000 specs in a few tens of milliseconds (bench/recommend.py).
+Speed: the table holds its numbers as numpy columns. The filter is one boolean mask; the
+per-region criteria (location, latency) are computed once per region, not per spec; every
+criterion is linear in its raw value, so the total of every spec is one vector expression
+`((c + a * price) + b * performance) + region_part[region]` (the same float operations in the
+same order for each spec, so the same totals as one at a time); the top `limit` come from
+`numpy.partition` (a threshold, ties and rounding included), then are re-ranked by their exact
+totals. This ranks 200,000 specs in a few milliseconds (bench/recommend.py).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from itertools import count
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from catalog.entries import catalog_id
+from catalog.entries import CatalogId, catalog_id
 from catalog.geo import BASE_RTT_MS, estimated_rtt_ms, haversine_km
 from catalog.records import CatalogSource, CatalogSpec, region_key
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.intp]
 
 INF = math.inf
 ROUNDING_SLACK = 1e-9
@@ -258,21 +262,24 @@ class RttMatrix:
         return value
 
 
-@dataclass
+@dataclass(frozen=True)
 class SpecTable:
-    """Specs as columns (fast to scan), with their regions' keys and coordinates."""
+    """Specs as columns: strings in lists, numbers in numpy arrays (a filter or a total over
+    every spec is one vector expression), with their regions' keys and coordinates. A spec's
+    performance is NaN when it is not measured."""
 
-    providers: list[str] = field(default_factory=list)
-    regions: list[str] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    vcpus: list[int] = field(default_factory=list)
-    memory: list[float] = field(default_factory=list)
-    price: list[float] = field(default_factory=list)
-    performance: list[float | None] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
-    region_index: list[int] = field(default_factory=list)
-    region_keys: list[str] = field(default_factory=list)
-    region_coords: list[tuple[float, float] | None] = field(default_factory=list)
+    providers: list[str]
+    regions: list[str]
+    names: list[str]
+    vcpus: Ints
+    memory: Floats
+    price: Floats
+    performance: Floats
+    sources: list[str]
+    region_index: Ints
+    region_places: list[tuple[str, str]]
+    region_keys: list[str]
+    region_coords: list[tuple[float, float] | None]
 
     @classmethod
     def from_rows(
@@ -282,25 +289,29 @@ class SpecTable:
     ) -> SpecTable:
         """Rows (provider, region, name, vcpus, memory_gib, price, performance, source);
         `coordinates` by region key."""
-        table = cls()
+        found = list(rows)
+        columns = list(zip(*found, strict=True)) if found else [()] * 8
+        providers, regions, names, vcpus, memory, price, performance, sources = columns
         index: dict[tuple[str, str], int] = {}
-        for provider, region, name, vcpus, memory, price, performance, source in rows:
-            where = index.get((provider, region))
-            if where is None:
-                where = index[(provider, region)] = len(table.region_keys)
-                key = region_key(provider, region)
-                table.region_keys.append(key)
-                table.region_coords.append(coordinates.get(key))
-            table.providers.append(provider)
-            table.regions.append(region)
-            table.names.append(name)
-            table.vcpus.append(vcpus)
-            table.memory.append(memory)
-            table.price.append(price)
-            table.performance.append(performance)
-            table.sources.append(source)
-            table.region_index.append(where)
-        return table
+        region_index = [
+            index.setdefault(at, len(index)) for at in zip(providers, regions, strict=True)
+        ]
+        places = list(index)
+        keys = [region_key(provider, region) for provider, region in places]
+        return cls(
+            providers=list(providers),
+            regions=list(regions),
+            names=list(names),
+            vcpus=np.array(vcpus, dtype=np.int64),
+            memory=np.array(memory, dtype=np.float64),
+            price=np.array(price, dtype=np.float64),
+            performance=np.array(performance, dtype=np.float64),  # None -> NaN
+            sources=list(sources),
+            region_index=np.array(region_index, dtype=np.intp),
+            region_places=places,
+            region_keys=keys,
+            region_coords=[coordinates.get(key) for key in keys],
+        )
 
     @classmethod
     def from_specs(
@@ -327,43 +338,41 @@ class SpecTable:
         return len(self.names)
 
     def spec(self, i: int) -> CatalogSpec:
+        performance = float(self.performance[i])
         return CatalogSpec(
             provider=self.providers[i],
             region=self.regions[i],
             name=self.names[i],
-            vcpus=self.vcpus[i],
-            memory_gib=self.memory[i],
-            price_per_hour=self.price[i],
+            vcpus=int(self.vcpus[i]),
+            memory_gib=float(self.memory[i]),
+            price_per_hour=float(self.price[i]),
             source=CatalogSource(self.sources[i]),
-            performance=self.performance[i],
+            performance=None if math.isnan(performance) else performance,
         )
 
-    def spec_id(self, i: int) -> str:
+    def spec_id(self, i: int) -> CatalogId:
         return catalog_id(self.providers[i], self.regions[i], self.names[i])
 
     def order_key(self, i: int) -> tuple[float, str, str, str]:
         """Tie-break among equal totals: cheaper, then provider, region, name."""
-        return (self.price[i], self.providers[i], self.regions[i], self.names[i])
+        return (float(self.price[i]), self.providers[i], self.regions[i], self.names[i])
 
-    def candidates(self, spec_filter: SpecFilter) -> list[int]:
+    def candidates(self, spec_filter: SpecFilter) -> Ints:
         """Indexes of the specs the filter lets through, in table order."""
-        allowed = [spec_filter.allows_region(*key.split("/", 1)) for key in self.region_keys]
-        vlo, vhi = spec_filter.vcpus.bounds
-        mlo, mhi = spec_filter.memory.bounds
-        plo, phi = spec_filter.price.bounds
-        if all(allowed):
-            return [
-                i
-                for i, v, m, p in zip(count(), self.vcpus, self.memory, self.price, strict=False)
-                if vlo <= v <= vhi and mlo <= m <= mhi and plo <= p <= phi
-            ]
-        return [
-            i
-            for i, v, m, p, r in zip(
-                count(), self.vcpus, self.memory, self.price, self.region_index, strict=False
-            )
-            if vlo <= v <= vhi and mlo <= m <= mhi and plo <= p <= phi and allowed[r]
-        ]
+        passing = np.ones(len(self), dtype=bool)
+        for column, bounds in (
+            (self.vcpus, spec_filter.vcpus),
+            (self.memory, spec_filter.memory),
+            (self.price, spec_filter.price),
+        ):
+            if bounds.lo is not None:
+                passing &= column >= bounds.lo
+            if bounds.hi is not None:
+                passing &= column <= bounds.hi
+        allowed = np.array([spec_filter.allows_region(*at) for at in self.region_places], bool)
+        if not allowed.all():
+            passing &= allowed[self.region_index]
+        return np.flatnonzero(passing)
 
 
 # scoring
@@ -378,9 +387,11 @@ class _Norm:
     higher_is_better: bool
 
     @classmethod
-    def over(cls, values: Iterable[float], higher_is_better: bool) -> _Norm:
-        finite = [v for v in values if math.isfinite(v)]
-        return cls(min(finite, default=0.0), max(finite, default=0.0), higher_is_better)
+    def over(cls, values: Floats, higher_is_better: bool) -> _Norm:
+        finite = values[np.isfinite(values)]
+        if not finite.size:
+            return cls(0.0, 0.0, higher_is_better)
+        return cls(float(finite.min()), float(finite.max()), higher_is_better)
 
     def score(self, value: float) -> float:
         """In [0, 1]; 1 for all when every value is the same, 0 for an unknown value."""
@@ -412,8 +423,8 @@ class Recommendation(BaseModel):
 
 
 class Scoring:
-    """Every candidate of a filter scored under a preference: `totals[k]` is the total of spec
-    `candidates[k]`."""
+    """Every candidate of a filter scored under a preference: `totals[k]` is the (fast) total
+    of spec `candidates[k]`, `total(k)` its exact one."""
 
     def __init__(
         self, table: SpecTable, spec_filter: SpecFilter, prefs: Preferences, rtt: RttMatrix
@@ -426,10 +437,12 @@ class Scoring:
         self._weight_sum = sum(weights.values())
         self._share = {c: w / self._weight_sum for c, w in weights.items()}
         cand = self.candidates
-        regions_used = sorted({table.region_index[i] for i in cand}) if cand else []
+        spec_regions = table.region_index[cand]
+        n_regions = len(table.region_keys)
+        in_use = np.bincount(spec_regions, minlength=n_regions)
+        regions_used: list[int] = np.flatnonzero(in_use).tolist()
 
         # per-region criteria: raw value per region index, normalised over used regions
-        n_regions = len(table.region_keys)
         self.distance_km: list[float] = [INF] * n_regions
         self.mean_rtt_ms: list[float] = [INF] * n_regions
         self._region_norm: dict[Criterion, _Norm] = {}
@@ -450,7 +463,8 @@ class Scoring:
         # per-spec criteria: linear in price and performance
         constant = 0.0
         price_factor = 0.0
-        self._cost_norm = _Norm.over((table.price[i] for i in cand), higher_is_better=False)
+        price = table.price[cand]
+        self._cost_norm = _Norm.over(price, higher_is_better=False)
         if Criterion.COST in weights:
             offset, factor = self._cost_norm.linear()
             constant += self._share[Criterion.COST] * offset
@@ -463,14 +477,11 @@ class Scoring:
             constant += self._share[Criterion.PERFORMANCE] * offset
             perf_factor = self._share[Criterion.PERFORMANCE] * factor
 
-        price, reg = table.price, table.region_index
+        # the same operations in the same order for every spec: ((c + a*p) + b*q) + region
+        totals = constant + price_factor * price
         if perf_factor:
-            self.totals = [
-                constant + price_factor * price[i] + perf_factor * q + region_part[reg[i]]
-                for i, q in zip(cand, self.performance, strict=True)
-            ]
-        else:
-            self.totals = [constant + price_factor * price[i] + region_part[reg[i]] for i in cand]
+            totals += perf_factor * self.performance
+        self.totals: Floats = totals + np.array(region_part)[spec_regions]
 
     def _add_region_part(
         self,
@@ -479,25 +490,23 @@ class Scoring:
         regions_used: list[int],
         region_part: list[float],
     ) -> None:
-        norm = _Norm.over((raw[r] for r in regions_used), higher_is_better=False)
+        norm = _Norm.over(np.array([raw[r] for r in regions_used]), higher_is_better=False)
         self._region_norm[criterion] = norm
         share = self._share[criterion]
         for r in regions_used:
             region_part[r] += share * norm.score(raw[r])
 
-    def _performance_values(self) -> list[float]:
+    def _performance_values(self) -> Floats:
         """Performance per candidate: measured, else the candidates' median measured score,
         else (none measured) the hardware estimate."""
         table, cand = self.table, self.candidates
         if Criterion.PERFORMANCE not in self.weights:
-            return []
-        perf = table.performance
-        measured = [v for v in (perf[i] for i in cand) if v is not None]
-        if measured:
-            median = statistics.median(measured)
-            return [_or(perf[i], median) for i in cand]
-        vcpus, memory = table.vcpus, table.memory
-        return [estimated_performance(vcpus[i], memory[i]) for i in cand]
+            return np.empty(0)
+        performance = table.performance[cand]
+        measured = ~np.isnan(performance)
+        if measured.any():
+            return np.where(measured, performance, np.median(performance[measured]))
+        return table.vcpus[cand] + table.memory[cand] / MEMORY_PER_VCPU_EQUIVALENT
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -507,15 +516,16 @@ class Scoring:
         totals pick the few that can be in the top (ties and rounding included); those are
         ranked by their exact totals (`total`)."""
         totals, cand, table = self.totals, self.candidates, self.table
-        if limit <= 0 or not totals:
+        if limit <= 0 or not totals.size:
             return []
-        threshold = heapq.nlargest(limit, totals)[-1] - ROUNDING_SLACK
-        pool = [k for k, t in enumerate(totals) if t >= threshold]
+        kth = totals.size - min(limit, totals.size)
+        threshold = np.partition(totals, kth)[kth] - ROUNDING_SLACK
+        pool: list[int] = np.flatnonzero(totals >= threshold).tolist()
         if len(pool) <= EXACT_POOL_MAX:
             exact = {k: self.total(k) for k in pool}
-            pool.sort(key=lambda k: (-exact[k], *table.order_key(cand[k])))
+            pool.sort(key=lambda k: (-exact[k], *table.order_key(int(cand[k]))))
         else:  # a huge tie: the fast totals are exact to rounding
-            pool.sort(key=lambda k: (-totals[k], *table.order_key(cand[k])))
+            pool.sort(key=lambda k: (-totals[k], *table.order_key(int(cand[k]))))
         return pool[:limit]
 
     def total(self, k: int) -> float:
@@ -530,9 +540,9 @@ class Scoring:
         found: dict[str, float] = {}
         for criterion in self.weights:
             if criterion is Criterion.COST:
-                found[criterion.value] = self._cost_norm.score(self.table.price[i])
+                found[criterion.value] = self._cost_norm.score(float(self.table.price[i]))
             elif criterion is Criterion.PERFORMANCE:
-                found[criterion.value] = self._perf_norm.score(self.performance[k])
+                found[criterion.value] = self._perf_norm.score(float(self.performance[k]))
             elif criterion is Criterion.LOCATION:
                 found[criterion.value] = self._region_norm[criterion].score(self.distance_km[r])
             else:
@@ -542,9 +552,9 @@ class Scoring:
     def measures(self, k: int) -> dict[str, float | None]:
         i = self.candidates[k]
         r = self.table.region_index[i]
-        found: dict[str, float | None] = {"price_per_hour": self.table.price[i]}
+        found: dict[str, float | None] = {"price_per_hour": float(self.table.price[i])}
         if Criterion.PERFORMANCE in self.weights:
-            found["performance"] = self.performance[k]
+            found["performance"] = float(self.performance[k])
         if Criterion.LOCATION in self.weights:
             found["distance_km"] = _finite(self.distance_km[r])
         if Criterion.LATENCY in self.weights:
@@ -558,10 +568,6 @@ class Scoring:
             total=self.total(k),
             measures=self.measures(k),
         )
-
-
-def _or(value: float | None, default: float) -> float:
-    return default if value is None else value
 
 
 def _finite(value: float) -> float | None:

@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
-from catalog.entries import Region, Spec
+from catalog.entries import CatalogId, Region, Spec
 
 REGION_KEY_SEPARATOR = "/"
 
@@ -102,6 +102,6 @@ class PerformanceMeasurement(BaseModel):
     works as long as one benchmark writes them all (e.g. sysbench cpu events/s, all threads):
     placement normalises scores over the candidates."""
 
-    spec_id: str
+    spec_id: CatalogId
     score: float = Field(ge=0)
     measured_at: datetime | None = None  # None: now

@@ -19,7 +19,6 @@ from sqlalchemy import Connection, Index, and_, delete, func, or_, select, updat
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel
 
-from catalog.entries import split_catalog_id
 from catalog.ranking import RttMatrix, SpecFilter, SpecTable
 from catalog.records import (
     RTT_PRIORITY,
@@ -254,13 +253,12 @@ class CatalogStore:
                 )
             missing = []
             for p in performance:
-                provider, region, name = split_catalog_id(p.spec_id)
                 result = conn.execute(
                     update(_SPECS)
                     .where(
-                        _SPECS.c.provider == provider,
-                        _SPECS.c.region == region,
-                        _SPECS.c.name == name,
+                        _SPECS.c.provider == p.spec_id.provider,
+                        _SPECS.c.region == p.spec_id.region,
+                        _SPECS.c.name == p.spec_id.name,
                     )
                     .values(performance=p.score, measured_at=p.measured_at or now)
                 )
@@ -272,10 +270,6 @@ class CatalogStore:
     def record_rtt(self, a: str, b: str, rtt_ms: float) -> None:
         """One measured RTT between region keys `a` and `b` (the same key: its own RTT)."""
         self.record_measurements(rtts=[RttMeasurement(a=a, b=b, rtt_ms=rtt_ms)])
-
-    def record_performance(self, spec_id: str, score: float) -> None:
-        """One measured performance score of a spec (catalog id)."""
-        self.record_measurements(performance=[PerformanceMeasurement(spec_id=spec_id, score=score)])
 
     # reading
 

@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from catalog.entries import CatalogId
 from catalog.records import PerformanceMeasurement, RttMeasurement, region_key
 from models.naming import Name, vm_order
 from models.remote import RemoteResult, RemoteRun
@@ -166,7 +167,7 @@ class BenchVm(BaseModel):
     group: str
     provider: str
     region: str
-    spec: str  # catalog id
+    spec: CatalogId
     address: str
     machine: str  # VMs with the same value run on one machine (EXCLUSIVE actions take turns)
 
@@ -181,7 +182,7 @@ class BenchRow(BaseModel):
 
     vm: str
     group: str
-    spec: str
+    spec: CatalogId
     provider: str
     region: str
     action: BenchAction
@@ -490,8 +491,8 @@ def sort_rows(rows: Iterable[BenchRow]) -> list[BenchRow]:
 
 def performance_scores(rows: Iterable[BenchRow]) -> list[PerformanceMeasurement]:
     """Per spec: the median PERFORMANCE_ACTION value of its VMs."""
-    values: dict[str, list[float]] = {}
-    at: dict[str, datetime] = {}
+    values: dict[CatalogId, list[float]] = {}
+    at: dict[CatalogId, datetime] = {}
     for r in rows:
         if r.action is PERFORMANCE_ACTION and r.value is not None:
             values.setdefault(r.spec, []).append(r.value)

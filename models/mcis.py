@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from catalog.entries import split_catalog_id
+from catalog.entries import CatalogId
 from models.lifecycle import OperationRecord
 from models.naming import check_name
 from models.records import VmRecord
@@ -34,8 +34,8 @@ class GroupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    spec: str
-    image: str
+    spec: CatalogId
+    image: CatalogId
     count: int = Field(ge=1, le=MAX_VMS_PER_GROUP)
     vnet: str | None = None
     subnet: str | None = None
@@ -46,12 +46,6 @@ class GroupRequest(BaseModel):
     @classmethod
     def _name_ok(cls, value: str) -> str:
         return check_name(value, "group name")
-
-    @field_validator("spec", "image")
-    @classmethod
-    def _catalog_id_ok(cls, value: str) -> str:
-        split_catalog_id(value)
-        return value
 
     @model_validator(mode="after")
     def _static_is_complete(self) -> Self:
@@ -65,9 +59,7 @@ class GroupRequest(BaseModel):
             )
         if self.security_groups is not None and not self.security_groups:
             raise ValueError(f"group {self.name!r}: security_groups must not be empty")
-        spec_at = split_catalog_id(self.spec)[:2]
-        image_at = split_catalog_id(self.image)[:2]
-        if spec_at != image_at:
+        if self.spec.place != self.image.place:
             raise ValueError(
                 f"group {self.name!r}: spec {self.spec!r} and image {self.image!r} are in "
                 "different clouds or regions"
@@ -80,11 +72,11 @@ class GroupRequest(BaseModel):
 
     @property
     def provider(self) -> str:
-        return split_catalog_id(self.spec)[0]
+        return self.spec.provider
 
     @property
     def region(self) -> str:
-        return split_catalog_id(self.spec)[1]
+        return self.spec.region
 
 
 class McisRequest(BaseModel):

@@ -28,6 +28,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import BaseModel
 
 from catalog.ranking import RttMatrix, Scoring
@@ -197,7 +198,7 @@ def plan_mcis(
     if not bound_ms > 0:
         raise PlacementError("the latency bound must be above 0 ms")
     table = scoring.table
-    if not scoring.candidates:
+    if not len(scoring):
         raise PlacementError(f"no spec matches {scoring.filter_text} among {len(table)} specs")
     size = max(min_regions, min_providers, 1)
     if count < size:
@@ -224,24 +225,25 @@ def plan_mcis(
 
 
 def _regions(scoring: Scoring, rtt: RttMatrix) -> list[_Region]:
-    """Every region with a candidate, with its best candidate, best value first."""
+    """Every region with a candidate, with its best candidate, best value first. Only the
+    candidates at their region's highest total can be its best: the tie-break runs on those."""
     table, totals, cand = scoring.table, scoring.totals, scoring.candidates
+    spec_regions = table.region_index[cand]
+    highest = np.full(len(table.region_keys), -np.inf)
+    np.maximum.at(highest, spec_regions, totals)
     best: dict[int, int] = {}
-    for k, i in enumerate(cand):
-        r = table.region_index[i]
+    for k in np.flatnonzero(totals == highest[spec_regions]).tolist():
+        r = int(spec_regions[k])
         held = best.get(r)
-        if held is None or (-totals[k], *table.order_key(i)) < (
-            -totals[held],
-            *table.order_key(cand[held]),
-        ):
+        if held is None or table.order_key(cand[k]) < table.order_key(cand[held]):
             best[r] = k
     found = [
         _Region(
             index=r,
             key=table.region_keys[r],
-            provider=table.region_keys[r].split("/", 1)[0],
+            provider=table.region_places[r][0],
             best=k,
-            value=totals[k],
+            value=float(totals[k]),
             own_rtt=rtt.rtt(table.region_keys[r], table.region_keys[r]),
         )
         for r, k in best.items()
@@ -287,7 +289,7 @@ def _plan(
         score=sum(g.total * g.count for g in groups) / vms,
         hourly_cost=round(sum(g.spec.price_per_hour * g.count for g in groups), 6),
         exact=not search.exhausted,
-        candidate_specs=len(scoring.candidates),
+        candidate_specs=len(scoring),
         candidate_regions=len(regions),
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from catalog.entries import split_catalog_id
 from models.mcis import GroupRequest, McisRequest
 from models.naming import shared_resource_name, vm_client_token, vm_name
 from models.operations import PlanGroupInput
@@ -21,7 +20,7 @@ def plan_group(
     """VM records for `group.count` VMs named `{group}-{n}` from `first_index` on, with serials
     from `first_serial` on (0: the tokens of release 0.1, from names). `uid` scopes the tokens:
     the MCIS uid (with a rebuilt MCIS's epoch)."""
-    provider, region, _ = split_catalog_id(group.spec)
+    provider, region = group.spec.place
     if group.is_static:
         vnet, sgs, key = group.vnet or "", list(group.security_groups or []), group.ssh_key or ""
     else:

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from catalog.entries import split_catalog_id
 from models.benchmark import (
     PERFORMANCE_ACTION,
     UNIT_OF,
@@ -57,13 +56,6 @@ def _value(row: BenchRow) -> str:
     return f"{row.value:.2f}" if abs(row.value) >= 10 else f"{row.value:.3f}"
 
 
-def _spec_name(spec: str) -> str:
-    try:
-        return split_catalog_id(spec)[2]
-    except ValueError:
-        return spec
-
-
 def show_rows(rows: list[BenchRow], as_json: bool) -> None:
     if as_json:
         print_json(rows)
@@ -73,7 +65,7 @@ def show_rows(rows: list[BenchRow], as_json: bool) -> None:
         [
             (
                 r.vm,
-                _spec_name(r.spec),
+                r.spec.name,
                 f"{r.provider}/{r.region}",
                 r.action.value,
                 r.target or "-",

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from catalog.entries import split_catalog_id
-from drivers.errors import CloudError, NotFoundError
+from drivers.errors import CloudError, CloudNotFoundError
 from drivers.retry import retrying
 from models.mcis import GroupRequest, McisRequest, PartialFailurePolicy
 from models.records import ResourceKind
@@ -75,13 +74,12 @@ async def check_group(
     if key not in catalog:
         catalog[key] = await _region_catalog(ctx, *key)
     specs, images = catalog[key]
-    spec_name, image_name = split_catalog_id(group.spec)[2], split_catalog_id(group.image)[2]
     where = f"--provider {group.provider} --region {group.region}"
-    if spec_name not in specs:
+    if group.spec.name not in specs:
         raise CliError(
             f"group {group.name!r}: unknown spec {group.spec!r} (see `mcis catalog specs {where}`)"
         )
-    if image_name not in images:
+    if group.image.name not in images:
         raise CliError(
             f"group {group.name!r}: unknown image {group.image!r} "
             f"(see `mcis catalog images {where}`)"
@@ -101,7 +99,7 @@ async def _region_catalog(ctx: Context, provider: str, region: str) -> tuple[set
             )
         specs = {s.name for s in await retrying(lambda: driver.specs(region))}
         images = {i.name for i in await retrying(lambda: driver.images(region))}
-    except NotFoundError as exc:
+    except CloudNotFoundError as exc:
         raise CliError(exc.message) from None
     except CloudError as exc:
         raise CliError(f"cloud {provider!r}: {exc.message}", FAILED) from None
