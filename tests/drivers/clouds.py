@@ -15,6 +15,7 @@ from libcloud.compute.drivers.ecs import ECSDriver
 from libcloud.compute.drivers.gce import GCENodeDriver
 from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
 
+from drivers.connection import Location
 from tests.drivers.libcloud_mocks import (
     ECS_PARAMS,
     GCE_KEYWORD_PARAMS,
@@ -58,6 +59,10 @@ class CloudCase:
     reboot_pattern: str
     delete_pattern: str
     options: dict[str, str] = field(default_factory=dict)
+    vm_security_groups: tuple[str, ...] = ()
+    """Security groups the created VM is put in (ECS requires one, and mcis cannot make it)."""
+    locations: dict[str, Location] = field(default_factory=dict)
+    """The connection's places of regions no public table knows (a private cloud's)."""
     use_param: str | None = None
     """The query parameter Libcloud's mock names its answers by (ECS: the Action)."""
     routes: tuple[Route, ...] = ()
@@ -195,6 +200,7 @@ OPENSTACK = CloudCase(
         for name in ("connectionCls", "image_connectionCls", "network_connectionCls")
     ),
     new_node_driver=_openstack,
+    locations={"RegionOne": Location(display_name="Lab", latitude=36.35, longitude=127.38)},
     vm_name="racktest",
     vm_id=NOVA_MADE,
     spec="1GB slice",
@@ -214,8 +220,15 @@ OPENSTACK = CloudCase(
         # Nova answers a server action with 202 and no body, a delete with 204.
         Route(rf"POST \S*/servers/{NOVA_MADE}/action\?", None, status=202),
         Route(rf"DELETE \S*/servers/{NOVA_MADE}\?", None, status=204),
-        # Nova answers a key pair's delete with 202 and no body (Libcloud's mock: key1 only).
-        Route(r"DELETE \S*/os-keypairs/test_key_pair\?", None, status=202),
+        # Nova answers a key pair's delete with 202 and no body (Libcloud's mock: key1 only);
+        # the recorded test_key_pair is named test-key-pair in its body.
+        Route(r"DELETE \S*/os-keypairs/test-key-pair\?", None, status=202),
+        # Libcloud's recorded 404 of a key pair, for the key the contract registers.
+        Route(
+            r"GET \S*/os-keypairs/mcis-key\?",
+            theirs("openstack_v1_1/_os_keypairs_not_found.json"),
+            status=404,
+        ),
     ),
     transitions=(
         Transition(r"POST \S*/servers\?", "running"),
@@ -231,7 +244,7 @@ OPENSTACK = CloudCase(
         "keypair"
     ]["public_key"],
     key_create_pattern=r"POST \S*/os-keypairs\?",
-    key_delete_pattern=r"DELETE \S*/os-keypairs/test_key_pair\?",
+    key_delete_pattern=r"DELETE \S*/os-keypairs/test-key-pair\?",
 )
 
 ALIBABA = CloudCase(
@@ -240,6 +253,7 @@ ALIBABA = CloudCase(
     http=EcsHttp,
     plug=((ECSDriver.connectionCls, EcsHttp),),
     use_param="Action",
+    vm_security_groups=("sg-28ou0f3xa",),
     new_node_driver=_ecs,
     vm_name="web-1",
     vm_id="i-28n7dkvov",

@@ -28,7 +28,7 @@ def make_driver(case: CloudCase, node_driver: Any) -> CloudDriver:
     module, name = DRIVER_CLASSES[case.cloud]
     driver_class = getattr(importlib.import_module(module), name)
     driver: CloudDriver = driver_class.around(
-        node_driver, case.region, provider="lab", options=case.options
+        node_driver, case.region, provider="lab", options=case.options, locations=case.locations
     )
     return driver
 

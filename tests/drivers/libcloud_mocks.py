@@ -139,8 +139,8 @@ class MockCloud(unittest.TestCase):
         for route in self.routes:
             if route.phase in (None, self.phase) and re.search(route.pattern, sent.line):
                 text = route.body.read_text() if route.body else ""
-                kind = "text/xml" if text.startswith("<") else "application/json"
-                return route.status, text, {"content-type": kind}, "OK"
+                headers = {} if text.startswith("<") else {"content-type": "application/json"}
+                return route.status, text, headers, "OK"
         return 0, "", {}, ""
 
     def sent(self, pattern: str) -> list[SentRequest]:
