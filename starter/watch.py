@@ -1,9 +1,9 @@
 """Waiting on an MCIS workflow with progress, and showing its status with every VM.
 
-`watch` polls the status query and shows one progress line: the operation or phase, the status,
-the counts by status, how many VMs per second reach the operation's target and the time taken
-(`web: creating, Partial-Running (4200/10000) [Creating 5800, Running 4200] 812 VMs/s, 12s`),
-rewritten in place on a terminal, written now and then elsewhere (`output.ProgressLine`).
+`watch` polls the status query and shows its progress (`progress.ProgressDisplay`): the operation
+or phase, the status, the counts by status, how many VMs per second reach the operation's target
+and the time taken (`web: create running, Partial-Running (4200/10000) [Creating 5800, Running
+4200] 812 VMs/s, 12s`), live on a terminal, a line now and then elsewhere.
 
 The status of an MCIS larger than `VMS_IN_VIEW` lists no VM (`vms_listed` False): `all_vms`
 reads its rows from the store a page at a time, so that `mcis status` and every command ending
@@ -23,7 +23,8 @@ from models.naming import vm_order
 from models.status import TargetStatus, VmStatus
 from starter.context import Context
 from starter.errors import FAILED, CliError
-from starter.output import ProgressLine, progress
+from starter.output import progress
+from starter.progress import ProgressDisplay, Snapshot, counts_text
 from starter.views import show
 from store.repository import Store
 from workflows.mcis import McisWorkflow
@@ -35,10 +36,6 @@ VM_PAGE = 1000
 """VM rows read from the store at a time."""
 
 
-def counts_text(view: McisView) -> str:
-    return ", ".join(f"{status.value} {n}" for status, n in view.counts.items())
-
-
 def progress_key(view: McisView) -> str:
     """What is going on: the operation and its state, else the MCIS's phase."""
     if view.operation:
@@ -46,10 +43,23 @@ def progress_key(view: McisView) -> str:
     return view.phase
 
 
-def progress_line(view: McisView) -> str:
-    line = f"{view.name}: {progress_key(view)}, {view.display.split(',')[0]}"
-    counts = counts_text(view)
-    return f"{line} [{counts}]" if counts else line
+def reached(view: McisView) -> int | None:
+    """VMs at the target status of the operation in flight, or Failed; None without a target."""
+    if view.target_status == TargetStatus.NONE.value:
+        return None
+    return view.counts.get(VmStatus(view.target_status), 0) + view.counts.get(VmStatus.FAILED, 0)
+
+
+def snapshot(view: McisView, per_s: float | None, elapsed_s: float) -> Snapshot:
+    return Snapshot(
+        key=progress_key(view),
+        title=f"{view.name}: {progress_key(view)}, {view.display.split(',')[0]}",
+        counts=view.counts,
+        reached=reached(view),
+        total=view.total,
+        per_s=per_s,
+        elapsed_s=elapsed_s,
+    )
 
 
 class Throughput:
@@ -65,23 +75,14 @@ class Throughput:
         if view.target_status != self._target:
             self._target = view.target_status
             self._samples.clear()
-        if view.target_status == TargetStatus.NONE.value:
+        count = reached(view)
+        if count is None:
             return None
-        reached = view.counts.get(VmStatus(view.target_status), 0)
-        self._samples.append((now, reached + view.counts.get(VmStatus.FAILED, 0)))
+        self._samples.append((now, count))
         while len(self._samples) > 2 and self._samples[1][0] <= now - self.window_s:
             self._samples.popleft()
         (since, before), (_, after) = self._samples[0], self._samples[-1]
         return max(after - before, 0) / (now - since) if now > since else None
-
-
-def _rate(per_s: float) -> str:
-    return f"{per_s:.0f}" if per_s >= 10 or per_s == 0 else f"{per_s:.1f}"
-
-
-def _duration(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
 
 
 async def query_status(handle: WorkflowHandle[McisWorkflow, McisView]) -> McisView | None:
@@ -96,37 +97,33 @@ async def watch(
     done: Callable[[McisView], bool],
     quiet: bool = False,
     *,
-    shown: ProgressLine | None = None,
+    shown: ProgressDisplay | None = None,
     poll_s: float = POLL_S,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> McisView:
     """Poll until `done(view)` or the workflow closes; returns the last view. Progress goes to
     `shown` (stderr by default), none when `quiet`."""
-    line = None if quiet else (shown or ProgressLine())
+    display = None if quiet else (shown or ProgressDisplay())
     try:
-        return await _poll(handle, done, line, poll_s, sleep)
+        return await _poll(handle, done, display, poll_s, sleep)
     finally:
-        if line is not None:
-            line.close()
+        if display is not None:
+            display.close()
 
 
 async def _poll(
     handle: WorkflowHandle[McisWorkflow, McisView],
     done: Callable[[McisView], bool],
-    line: ProgressLine | None,
+    display: ProgressDisplay | None,
     poll_s: float,
     sleep: Callable[[float], Awaitable[None]],
 ) -> McisView:
-    started = line.clock() if line else 0.0
     rate = Throughput()
 
     def show_progress(view: McisView) -> None:
-        if line is None:
-            return
-        now = line.clock()
-        per_s = rate.add(now, view)
-        extra = f"{_rate(per_s)} VMs/s, " if per_s is not None else ""
-        line.update(progress_key(view), progress_line(view), extra + _duration(now - started))
+        if display is not None:
+            now = display.clock()
+            display.update(snapshot(view, rate.add(now, view), now - display.started))
 
     waiting = False
     while True:
@@ -144,8 +141,8 @@ async def _poll(
             show_progress(view)
             if done(view):
                 return view
-        elif line is not None and not waiting:
-            line.note(f"{handle.id}: waiting for a worker to answer")
+        elif display is not None and not waiting:
+            display.note(f"{handle.id}: waiting for a worker to answer")
             waiting = True
         await sleep(poll_s)
 
@@ -178,4 +175,4 @@ def show_all(ctx: Context, view: McisView, as_json: bool) -> None:
     full = all_vms(ctx.store, view)
     show(full, as_json)
     if full is not view and not as_json:
-        print(f"{view.total} VMs: {counts_text(view)}")
+        print(f"{view.total} VMs: {counts_text(view.counts)}")

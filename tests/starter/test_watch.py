@@ -1,11 +1,12 @@
-"""Progress of a long operation (`starter/watch.py`, `starter/output.ProgressLine`): counts by
-status, a rate and the time taken; one line rewritten in place on a terminal, elsewhere a line
-when the operation changes or at most every 5 s, and the last one. The clock and the polling
+"""Progress of a long operation (`starter/watch.py`, `starter/progress.py`): counts by
+status, a rate and the time taken; a live display redrawn in place on a terminal, elsewhere a
+line when the operation changes or at most every 5 s, and the last one. The clock and the polling
 are fakes: nothing sleeps."""
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -15,7 +16,7 @@ from models.lifecycle import OperationKind, OperationState
 from models.mcis import McisView
 from models.status import TargetAction
 from starter.errors import CliError
-from starter.output import ProgressLine
+from starter.progress import BAR_WIDTH, ProgressDisplay
 from starter.watch import Throughput, watch
 from tests.starter.fakes import Clock, FakeHandle, S, Terminal, view
 
@@ -45,7 +46,7 @@ async def watched(
     then: WorkflowExecutionStatus = WorkflowExecutionStatus.COMPLETED,
 ) -> tuple[McisView, Clock]:
     clock = Clock()
-    shown = ProgressLine(stream, clock=clock)
+    shown = ProgressDisplay(stream, clock=clock)
     handle = FakeHandle(views, then)
     last = await watch(
         handle.typed(), lambda v: v.phase == until, shown=shown, poll_s=0.5, sleep=clock.sleep
@@ -105,32 +106,61 @@ async def test_off_a_terminal_a_change_waits_out_the_5_s_then_shows() -> None:
     ]
 
 
-async def test_on_a_terminal_one_line_is_rewritten_in_place_and_ended() -> None:
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+CURSOR_UP = "\x1b[1A"
+
+
+def seen(out: io.StringIO) -> str:
+    """What a terminal was sent, without its colours and cursor moves."""
+    return ANSI.sub("", out.getvalue()).replace("\r", "")
+
+
+@pytest.fixture(autouse=True)
+def colour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `Terminal` stream is a colour terminal, whatever the one running the tests."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+async def test_on_a_terminal_a_live_display_is_redrawn_in_place_and_left_shown() -> None:
     out = Terminal()
     await watched([creating(0, 8), creating(4, 8), created(8)], out)
-    assert out.getvalue() == (
-        "\r\x1b[Kweb: create running, Creating (8/8) [Creating 8] 0s"
-        "\r\x1b[Kweb: create running, Partial-Creating (4/8) [Creating 4, Running 4] "
-        "8.0 VMs/s, 0s"
-        "\r\x1b[Kweb: create done, Running (8/8) [Running 8] 1s"
-        "\n"
-    )
+    sent, shown = out.getvalue(), seen(out)
+    assert sent.count(CURSOR_UP) >= 2  # each update redraws the display over the last one
+    bar = "━" * BAR_WIDTH
+    assert "web: create running, Creating (8/8)  0s\n" in shown
+    assert "web: create running, Partial-Creating (4/8)  8.0 VMs/s, 0s\n" in shown
+    assert "4/8 Creating 4  Running 4" in shown  # the counts by status under a half bar
+    assert shown.endswith(f"web: create done, Running (8/8)  1s\n{bar} 8/8 Running 8\n")
+    assert "\x1b[32mRunning 8" in sent  # in colour: Running is green
+    assert sent.startswith("\x1b[?25l") and sent.endswith("\x1b[?25h")  # the cursor is back
 
 
-async def test_a_workflow_that_ends_badly_ends_the_line_before_the_error() -> None:
+async def test_a_workflow_that_ends_badly_ends_the_display_before_the_error() -> None:
     out = Terminal()
     with pytest.raises(CliError, match="workflow mcis/dev/web ended FAILED"):
         await watched([creating(0, 8)], out, then=WorkflowExecutionStatus.FAILED)
-    assert out.getvalue().endswith("[Creating 8] 0s\n")
+    assert seen(out).endswith("0/8 Creating 8\n")
+    assert out.getvalue().endswith("\x1b[?25h")
 
 
-async def test_waiting_for_a_worker_is_said_once() -> None:
+async def test_waiting_for_a_worker_is_said_once_above_the_display() -> None:
     out = Terminal()
-    await watched([None, None, None, created(8)], out)
-    assert out.getvalue() == (
-        "mcis/dev/web: waiting for a worker to answer\n"
-        "\r\x1b[Kweb: create done, Running (8/8) [Running 8] 1s\n"
-    )
+    await watched([creating(0, 8), None, None, created(8)], out)
+    shown = seen(out)
+    assert shown.count("mcis/dev/web: waiting for a worker to answer\n") == 1
+    assert shown.index("waiting for a worker") < shown.rindex("web: create done")
+    assert shown.endswith("8/8 Running 8\n")
+
+
+async def test_a_dumb_terminal_gets_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "dumb")  # e.g. an Emacs shell: no cursor moves
+    out = Terminal()
+    await watched([creating(0, 8), created(8)], out)
+    assert out.getvalue().splitlines() == [
+        "web: create running, Creating (8/8) [Creating 8] 0s",
+        "web: create done, Running (8/8) [Running 8] 0s",
+    ]
 
 
 async def test_quiet_shows_no_progress(capsys: pytest.CaptureFixture[str]) -> None:
