@@ -30,7 +30,7 @@ PROGRESS_EVERY_S = 5.0
 """Off a terminal, a changing progress line is written at most this often."""
 BAR_WIDTH = 24
 
-STATUS_STYLES: dict[str, str] = {
+STATUS_STYLES: dict[VmStatus, str] = {
     VmStatus.RUNNING: "green",
     VmStatus.SUSPENDED: "blue",
     VmStatus.TERMINATED: "dim",
@@ -46,7 +46,7 @@ class Snapshot:
 
     key: str  # what goes on (the operation and its state, else the phase): a new one shows
     title: str  # `web: create running, Partial-Running (4200/10000)`
-    counts: Mapping[str, int]  # VMs by status
+    counts: Mapping[VmStatus, int]  # VMs by status
     reached: int | None  # VMs at the target status (or Failed); None: no target
     total: int
     per_s: float | None  # VMs per second reaching the target; None: not known
@@ -69,7 +69,7 @@ class Snapshot:
         return f"{self.text} {self.pace}"
 
 
-def counts_text(counts: Mapping[str, int]) -> str:
+def counts_text(counts: Mapping[VmStatus, int]) -> str:
     """`Creating 5800, Running 4200`."""
     return ", ".join(f"{status} {n}" for status, n in counts.items())
 
