@@ -24,7 +24,7 @@ from models.records import McisPhase
 from starter.errors import CliError
 from starter.mcis_service import McisHandle, current_view
 from starter.views import running_handle
-from starter.watch import watch
+from starter.watch import POLL_S, watch
 
 router = APIRouter(tags=["mcis"])
 
@@ -62,7 +62,10 @@ def sse(event: str, data: str, event_id: int | None = None) -> str:
 
 
 async def status_events(
-    handle: McisHandle, first: McisView, keepalive_s: float = KEEPALIVE_S
+    handle: McisHandle,
+    first: McisView,
+    keepalive_s: float = KEEPALIVE_S,
+    poll_s: float = POLL_S,
 ) -> AsyncIterator[str]:
     """The events of one MCIS from its status `first` on, until it is deleted."""
     view, sent = first, 0
@@ -74,7 +77,9 @@ async def status_events(
         changed = differs_from(view)
         while True:
             try:
-                view = await asyncio.wait_for(watch(handle, changed, quiet=True), keepalive_s)
+                view = await asyncio.wait_for(
+                    watch(handle, changed, quiet=True, poll_s=poll_s), keepalive_s
+                )
                 break
             except TimeoutError:
                 yield ": keepalive\n\n"
