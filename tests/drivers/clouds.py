@@ -116,14 +116,18 @@ def _ecs_tags(request: SentRequest) -> dict[str, str]:
     return {**json.loads(description), "ClientToken": request.params["ClientToken"]}
 
 
+# Libcloud is untyped: its driver classes are called as Any.
+_GCE: Any = GCENodeDriver
+_NOVA: Any = OpenStack_2_NodeDriver
+_ECS: Any = ECSDriver
+
+
 def _gce() -> NodeDriver:
-    return GCENodeDriver(
-        *GCE_PARAMS, **GCE_KEYWORD_PARAMS, auth_type="IA", datacenter="us-central1-a"
-    )
+    return _GCE(*GCE_PARAMS, **GCE_KEYWORD_PARAMS, auth_type="IA", datacenter="us-central1-a")
 
 
 def _openstack() -> NodeDriver:
-    return OpenStack_2_NodeDriver(
+    return _NOVA(
         *OPENSTACK_PARAMS,
         ex_force_auth_version="2.0",
         ex_force_auth_url="https://auth.api.example.com",
@@ -131,7 +135,7 @@ def _openstack() -> NodeDriver:
 
 
 def _ecs() -> NodeDriver:
-    return ECSDriver(*ECS_PARAMS, region="cn-qingdao")
+    return _ECS(*ECS_PARAMS, region="cn-qingdao")
 
 
 GCP = CloudCase(
@@ -168,7 +172,7 @@ GCP = CloudCase(
             ),
         ),
         Route(
-            rf"GET \S*{GCE_ZONE}/operations/operation-zones_us-central1-a_instances_node-name_start",
+            rf"GET \S*{GCE_ZONE}/operations/operation-\S*_instances_node-name_start",
             ours(
                 "gcp/operations_operation_zones_us-central1-a_instances_node-name_start_post.json"
             ),

@@ -23,12 +23,17 @@ DRIVER_CLASSES = {
 }
 
 
-def make_driver(case: CloudCase, node_driver: Any) -> CloudDriver:
-    """mcis's driver of `case.cloud` around `node_driver` (wired to the mock cloud)."""
+def make_driver(case: CloudCase, node_driver: Any, region: str = "") -> CloudDriver:
+    """mcis's driver of `case.cloud` around `node_driver` (wired to the mock cloud), serving
+    `region` (default: the case's)."""
     module, name = DRIVER_CLASSES[case.cloud]
     driver_class = getattr(importlib.import_module(module), name)
     driver: CloudDriver = driver_class.around(
-        node_driver, case.region, provider="lab", options=case.options, locations=case.locations
+        node_driver,
+        region or case.region,
+        provider="lab",
+        options=case.options,
+        locations=case.locations,
     )
     return driver
 

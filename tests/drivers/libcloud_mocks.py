@@ -160,17 +160,17 @@ class _Recording:
         return super()._get_request(method, url, body, headers)  # type: ignore[misc]
 
 
-class GceHttp(_Recording, GCEMockHttp):  # type: ignore[misc]
+class GceHttp(_Recording, GCEMockHttp):
     pass
 
 
-class AzureHttp(_Recording, AzureMockHttp):  # type: ignore[misc]
+class AzureHttp(_Recording, AzureMockHttp):
     pass
 
 
-class OpenStackHttp(_Recording, OpenStack_2_0_MockHttp):  # type: ignore[misc]
+class OpenStackHttp(_Recording, OpenStack_2_0_MockHttp):
     pass
 
 
-class EcsHttp(_Recording, ECSMockHttp):  # type: ignore[misc]
+class EcsHttp(_Recording, ECSMockHttp):
     pass
