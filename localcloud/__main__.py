@@ -22,7 +22,7 @@ from localcloud.netns.choose import (
     BackendUnavailable,
     choose_backend,
 )
-from localcloud.netns.latency import RttMatrix
+from localcloud.netns.latency import LinkDelays
 from settings import load_settings
 
 BACKEND_ENV = "MCIS_LOCALCLOUD_BACKEND"
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"${BACKEND_ENV}: {args.backend!r} is not one of {', '.join(BACKENDS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        rtt = RttMatrix.load(args.rtt_file)
+        rtt = LinkDelays.load(args.rtt_file)
         backend, why = choose_backend(args.backend, args.db, rtt, args.cores_per_vcpu)
     except (OSError, ValueError, BackendUnavailable) as exc:
         parser.exit(1, f"local cloud: {exc}\n")

@@ -47,7 +47,7 @@ from localcloud.faults import Faults, RefusalBody
 from localcloud.flavors import FLAVORS, Flavor, RegionInfo, price
 from localcloud.netns.cgroups import Cgroups
 from localcloud.netns.doctor import Doctor
-from localcloud.netns.latency import RttMatrix
+from localcloud.netns.latency import LinkDelays
 from localcloud.netns.layout import Layout
 from localcloud.resources import Resources
 from localcloud.schemas import (
@@ -61,7 +61,7 @@ from localcloud.schemas import (
     VmBody,
     VnetBody,
 )
-from localcloud.state import FaultSetting, KeyPair, SecurityGroup, Store, Vm, Vnet
+from localcloud.state import CloudState, FaultSetting, KeyPair, SecurityGroup, Vm, Vnet
 
 B = TypeVar("B", bound=BaseModel)
 Json = dict[str, Any]
@@ -191,11 +191,11 @@ class Api:
 
     def __init__(
         self,
-        store: Store,
+        store: CloudState,
         engine: Engine,
         faults: Faults,
         clock: Callable[[], float],
-        rtt: RttMatrix,
+        rtt: LinkDelays,
         doctor: Doctor,
     ) -> None:
         self.store = store
@@ -555,7 +555,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return await _api_error(request, error)
 
 
-async def _settle_forever(store: Store, engine: Engine) -> None:
+async def _settle_forever(store: CloudState, engine: Engine) -> None:
     while True:
         await asyncio.sleep(SETTLE_INTERVAL_S)
         try:
@@ -572,16 +572,16 @@ def create_app(
     seed: int | None = None,
     backend: VmBackend | None = None,
     clock: Callable[[], float] = time.time,
-    rtt: RttMatrix | None = None,
+    rtt: LinkDelays | None = None,
     destroy_on_exit: bool = False,
 ) -> Starlette:
     """The local cloud as an ASGI app over the SQLite database at `db_path`. Its real VMs
     (if `backend` makes any) keep running when it stops, unless `destroy_on_exit`."""
-    store = Store(db_path)
+    store = CloudState(db_path)
     faults = Faults(store, random.Random(seed))
     engine = Engine(store, faults, backend or PhantomBackend(), time_scale, clock)
     doctor = Doctor(Layout.of(db_path), Cgroups.here())
-    api = Api(store, engine, faults, clock, rtt or RttMatrix.load(), doctor)
+    api = Api(store, engine, faults, clock, rtt or LinkDelays.load(), doctor)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

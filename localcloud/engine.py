@@ -47,7 +47,7 @@ from localcloud.errors import (
 from localcloud.faults import ANY, Faults
 from localcloud.flavors import FLAVORS, REGION_INDEX, Phase, Timings, native_status
 from localcloud.schemas import TimingBody, VmBody
-from localcloud.state import FaultSetting, Store, Subnet, TimingOverride, Vm, new_id
+from localcloud.state import CloudState, FaultSetting, Subnet, TimingOverride, Vm, new_id
 
 PUBLIC_PREFIX = "10.250"
 PHANTOM_PREFIX = "127.250"
@@ -191,7 +191,7 @@ class _Reads:
     """What one request reads at most once however many VMs it touches: each flavor's timings
     and each key pair's public key (neither changes while a request runs)."""
 
-    def __init__(self, store: Store, timings: Callable[[str], Timings]) -> None:
+    def __init__(self, store: CloudState, timings: Callable[[str], Timings]) -> None:
         self._store = store
         self._read_timings = timings
         self._timings: dict[str, Timings] = {}
@@ -262,7 +262,7 @@ class _Creation:
 class Engine:
     def __init__(
         self,
-        store: Store,
+        store: CloudState,
         faults: Faults,
         backend: VmBackend,
         time_scale: float,

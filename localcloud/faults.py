@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from localcloud.errors import ApiError, invalid, throttled, unavailable
 from localcloud.flavors import FLAVORS
 from localcloud.schemas import Name, Rate
-from localcloud.state import FaultSetting, Store
+from localcloud.state import CloudState, FaultSetting
 
 ANY = "*"
 INJECTIONS = ("throttled", "injected_errors", "lost_responses", "refused")
@@ -47,7 +47,7 @@ class _Refusal:
 
 
 class Faults:
-    def __init__(self, store: Store, rng: random.Random) -> None:
+    def __init__(self, store: CloudState, rng: random.Random) -> None:
         self._store = store
         self._rng = rng
         self.injected = dict.fromkeys(INJECTIONS, 0)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from localcloud.errors import conflict, invalid, not_found
 from localcloud.schemas import KeyPairBody, SecurityGroupBody, VnetBody
-from localcloud.state import KeyPair, Rule, SecurityGroup, Store, Subnet, Vnet, new_id
+from localcloud.state import CloudState, KeyPair, Rule, SecurityGroup, Subnet, Vnet, new_id
 
 
 def generate_key_pair() -> tuple[str, str]:
@@ -53,7 +53,7 @@ def fingerprint(public_key: str) -> str:
 
 
 class Resources:
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, store: CloudState, clock: Callable[[], float]) -> None:
         self._store = store
         self._clock = clock
 

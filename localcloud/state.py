@@ -219,8 +219,9 @@ def _tag_filter(table: str, tags: dict[str, str] | None, params: dict[str, Any])
     return sql
 
 
-class Store:
-    """One SQLite database; every method runs in the caller's transaction (`transaction()`)."""
+class CloudState:
+    """The local cloud's own state (what the cloud holds, never mcis's store): one SQLite
+    database; every method runs in the caller's transaction (`transaction()`)."""
 
     def __init__(self, path: str | Path) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

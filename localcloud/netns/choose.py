@@ -17,7 +17,7 @@ from localcloud.netns import network
 from localcloud.netns.backend import NetnsBackend
 from localcloud.netns.cgroups import Cgroups
 from localcloud.netns.doctor import unavailable
-from localcloud.netns.latency import RttMatrix
+from localcloud.netns.latency import LinkDelays
 from localcloud.netns.layout import BRIDGE, MACHINE_DIR, Layout, cloud_db, parse_key
 from localcloud.netns.nfqueue import LatencyDaemon, Queue
 from localcloud.netns.proc import CLEAN_ENV, CommandError, run
@@ -120,7 +120,9 @@ def probe(layout: Layout) -> Probe:
     return Probe(reason)
 
 
-def open_netns(layout: Layout, rtt: RttMatrix, cores_per_vcpu: float, found: Probe) -> NetnsBackend:
+def open_netns(
+    layout: Layout, rtt: LinkDelays, cores_per_vcpu: float, found: Probe
+) -> NetnsBackend:
     """The host network set up, the backend made; logs what it runs with."""
     network.setup_host()
     layout.register()
@@ -148,7 +150,7 @@ def open_netns(layout: Layout, rtt: RttMatrix, cores_per_vcpu: float, found: Pro
 
 
 def choose_backend(
-    mode: str, db: str, rtt: RttMatrix, cores_per_vcpu: float = DEFAULT_CORES_PER_VCPU
+    mode: str, db: str, rtt: LinkDelays, cores_per_vcpu: float = DEFAULT_CORES_PER_VCPU
 ) -> tuple[VmBackend, str]:
     """The backend `mode` (auto, netns or phantom) gives here, and why.
     BackendUnavailable when netns is asked for and cannot run."""

@@ -32,12 +32,15 @@ _INDEX = {region_key(*pair): index for pair, index in REGION_INDEX.items()}
 
 
 @dataclass(frozen=True)
-class RttMatrix:
+class LinkDelays:
+    """The RTTs the local cloud serves and puts on the links between its regions (what mcis's
+    catalog measures or estimates is `catalog.ranking.RttMatrix`)."""
+
     rtt_ms: Mapping[str, Mapping[str, float]]
     """Symmetric: every region to every region (itself included)."""
 
     @classmethod
-    def load(cls, path: Path | None = None) -> RttMatrix:
+    def load(cls, path: Path | None = None) -> LinkDelays:
         """The default matrix, with the pairs of the YAML file at `path` (if any) set.
         ValueError for a file that names unknown regions or has no valid RTT."""
         rtt = {a: {b: _estimate(a, b) for b in _INDEX} for a in _INDEX}

@@ -25,7 +25,7 @@ from bench.chaos import (
 from drivers.localcloud import error_from_response
 from localcloud.errors import ApiError
 from localcloud.faults import Faults, RefusalBody
-from localcloud.state import Store
+from localcloud.state import CloudState
 
 
 def cloud_vm(csp_id: str, vm: str, token: str = "") -> dict[str, object]:
@@ -84,7 +84,7 @@ def test_percentiles_interpolate_between_ranks() -> None:
 def test_a_refusal_answers_its_rate_of_one_actions_requests_with_a_permanent_error(
     tmp_path: Path,
 ) -> None:
-    faults = Faults(Store(tmp_path / "cloud.db"), random.Random(1))
+    faults = Faults(CloudState(tmp_path / "cloud.db"), random.Random(1))
     faults.put_refusal(RefusalBody(action="terminate", rate=0.3, seed=5))
     faults.put_refusal(RefusalBody(action="create", flavor="aws", region="us-east-1"))
 
@@ -112,7 +112,7 @@ def test_a_refusal_answers_its_rate_of_one_actions_requests_with_a_permanent_err
 def test_the_same_seed_refuses_the_same_requests(tmp_path: Path) -> None:
     fates = []
     for _ in range(2):
-        faults = Faults(Store(tmp_path / "cloud.db"), random.Random())
+        faults = Faults(CloudState(tmp_path / "cloud.db"), random.Random())
         faults.put_refusal(RefusalBody(action="terminate", rate=0.5, seed=11))
         fates.append([_refuses(faults) for _ in range(50)])
     assert fates[0] == fates[1]

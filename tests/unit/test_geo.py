@@ -8,7 +8,7 @@ import pytest
 from catalog.geo import estimated_rtt_ms, haversine_km
 from catalog.sources import estimated_rtts, flavor_catalog
 from localcloud.flavors import REGION_INDEX
-from localcloud.netns.latency import RttMatrix
+from localcloud.netns.latency import LinkDelays
 
 SEOUL, TOKYO, NEW_YORK, LONDON = (
     (37.5665, 126.978),
@@ -36,7 +36,7 @@ def test_rtt_grows_with_distance_from_a_floor() -> None:
 
 
 def test_the_local_cloud_rtt_matrix_covers_every_region() -> None:
-    matrix = RttMatrix.load()
+    matrix = LinkDelays.load()
     keys = [f"{flavor}/{region}" for flavor, region in REGION_INDEX]
     assert set(matrix.rtt_ms) == set(keys) and len(keys) >= 150
     for a in keys:

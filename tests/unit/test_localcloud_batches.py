@@ -1,4 +1,4 @@
-"""The local cloud's batch calls in process (Engine over a Store, phantom VMs, a fixed clock):
+"""The local cloud's batch calls in process (Engine over a CloudState, phantom VMs, a fixed clock):
 a batch's SQL does not grow with what each VM would read on its own (timings, fault settings,
 references, addresses in use): that is what keeps a batch of 250 fast among 10,000 VMs.
 Addresses stay unique across a batch, and a batch answers what the per-VM calls would."""
@@ -17,7 +17,7 @@ from localcloud.errors import ApiError
 from localcloud.faults import Faults
 from localcloud.resources import Resources, generate_key_pair
 from localcloud.schemas import KeyPairBody, SecurityGroupBody, SubnetBody, VmBody, VnetBody
-from localcloud.state import Store, Vm
+from localcloud.state import CloudState, Vm
 
 FLAVOR, REGION = "aws", "us-west-2"
 NOW = 1_000_000.0
@@ -29,7 +29,7 @@ class Cloud:
     records every SQL statement the store runs."""
 
     def __init__(self, path: Path) -> None:
-        self.store = Store(path)
+        self.store = CloudState(path)
         self.faults = Faults(self.store, random.Random(5))
         self.engine = Engine(self.store, self.faults, PhantomBackend(), 0.01, lambda: NOW)
         resources = Resources(self.store, lambda: NOW)

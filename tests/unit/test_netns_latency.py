@@ -12,14 +12,14 @@ import pytest
 from catalog.geo import estimated_rtt_ms, haversine_km
 from localcloud.app import create_app
 from localcloud.flavors import REGION_INDEX
-from localcloud.netns.latency import RttMatrix
+from localcloud.netns.latency import LinkDelays
 from localcloud.netns.layout import Layout, parse_key, veth_name
 
 SEOUL, IOWA = "gcp/asia-northeast3", "gcp/us-central1"
 
 
 def test_default_rtts_come_from_the_regions_coordinates() -> None:
-    matrix = RttMatrix.load()
+    matrix = LinkDelays.load()
     expected = estimated_rtt_ms(haversine_km(37.56, 126.98, 41.26, -95.86))
     assert matrix.rtt_ms[SEOUL][IOWA] == matrix.rtt_ms[IOWA][SEOUL] == expected
     assert matrix.rtt_ms[SEOUL][SEOUL] == 2.0
@@ -30,7 +30,7 @@ def test_default_rtts_come_from_the_regions_coordinates() -> None:
 def test_a_file_sets_pairs_both_ways_and_the_daemon_gets_half(tmp_path: Path) -> None:
     rtt_file = tmp_path / "rtt.yaml"
     rtt_file.write_text(f"{SEOUL}:\n  {IOWA}: 150\n")
-    matrix = RttMatrix.load(rtt_file)
+    matrix = LinkDelays.load(rtt_file)
     assert matrix.rtt_ms[IOWA][SEOUL] == 150.0
     one_way = matrix.one_way_ms_by_index()
     seoul, iowa = REGION_INDEX[("gcp", "asia-northeast3")], REGION_INDEX[("gcp", "us-central1")]
@@ -52,7 +52,7 @@ def test_bad_files_are_refused(tmp_path: Path, text: str, error: str) -> None:
     rtt_file = tmp_path / "rtt.yaml"
     rtt_file.write_text(text)
     with pytest.raises(ValueError, match=error):
-        RttMatrix.load(rtt_file)
+        LinkDelays.load(rtt_file)
 
 
 def test_vm_keys_name_everything_of_a_vm() -> None:
