@@ -13,12 +13,11 @@ import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from itertools import combinations
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.context import context
+from api.native.common import Ctx
 from catalog.geo import estimated_rtt_ms, haversine_km
 from catalog.records import CatalogRegion, RttEntry, RttSource, region_key
 from catalog.store import CatalogStore
@@ -27,6 +26,7 @@ from models.status import aggregate
 from starter.catalog_commands import catalog_store
 from starter.context import Context
 from starter.errors import CliError
+from starter.namespace_service import existing_namespace
 from starter.views import checked_name
 
 router = APIRouter(tags=["map"])
@@ -138,31 +138,24 @@ def _read_map(
     return world_map(vms, catalog.regions(), catalog.rtt_entries(), namespace, mcis)
 
 
-def _namespace(ctx: Context, ns: str) -> str:
-    checked_name(ns, "namespace")
-    if ctx.store.get_namespace(ns) is None:
-        raise CliError(f"namespace {ns!r} does not exist")
-    return ns
-
-
 @router.get("/map", response_model=WorldMap)
-async def map_of_everything(ctx: Annotated[Context, Depends(context)]) -> WorldMap:
+async def map_of_everything(ctx: Ctx) -> WorldMap:
     """Every VM of every namespace."""
     return await _answer(ctx, ctx.store.all_vms(), None, None)
 
 
 @router.get("/ns/{ns}/map", response_model=WorldMap)
-async def map_of_namespace(ns: str, ctx: Annotated[Context, Depends(context)]) -> WorldMap:
+async def map_of_namespace(ns: str, ctx: Ctx) -> WorldMap:
     """Every VM of the namespace's MCIS."""
-    _namespace(ctx, ns)
+    existing_namespace(ctx, ns)
     vms = [vm for record in ctx.store.list_mcis(ns) for vm in ctx.store.list_vms(ns, record.name)]
     return await _answer(ctx, vms, ns, None)
 
 
 @router.get("/ns/{ns}/mcis/{name}/map", response_model=WorldMap)
-async def map_of_mcis(ns: str, name: str, ctx: Annotated[Context, Depends(context)]) -> WorldMap:
+async def map_of_mcis(ns: str, name: str, ctx: Ctx) -> WorldMap:
     """The VMs of one MCIS."""
-    _namespace(ctx, ns)
+    existing_namespace(ctx, ns)
     checked_name(name, "MCIS name")
     if ctx.store.get_mcis(ns, name) is None:
         raise CliError(f"MCIS {name!r} not found in namespace {ns!r}")
