@@ -1,15 +1,14 @@
 """`mcis bench NS NAME [--action A] [--target IP]`: benchmarks on the VMs of an MCIS over SSH
 through the benchmark workflow, with progress on stderr; prints a row per VM and action (mrtt:
 per peer) as a table or `--json`, then what the catalog learnt. `--show` prints the stored
-results instead of running anything."""
+results instead of running anything. The work is in `starter.bench_service`, shared with the
+API."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import uuid
 
-from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
@@ -17,37 +16,16 @@ from models.benchmark import (
     PERFORMANCE_ACTION,
     UNIT_OF,
     BenchmarkReport,
-    BenchmarkWorkflowInput,
     BenchRow,
-    check_target,
-    parse_actions,
 )
-from starter.catalog_commands import catalog_store
+from models.failures import failure_message
+from starter import bench_service
 from starter.context import Context
-from starter.errors import FAILED, CliError, check_input_size, validation_message
+from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
-from starter.views import checked_name
-from store.benchmarks import BenchmarkStore
-from workflows.benchmark import BenchmarkWorkflow, benchmark_workflow_id
-from workflows.failures import failure_message
+from workflows.benchmark import BenchmarkWorkflow
 
 POLL_S = 0.5
-
-
-def _input(namespace: str, args: argparse.Namespace) -> BenchmarkWorkflowInput:
-    try:
-        return BenchmarkWorkflowInput(
-            namespace=namespace,
-            mcis=args.name,
-            actions=parse_actions(args.action),
-            target=None if args.target is None else check_target(args.target),
-            seconds=args.seconds,
-            pings=args.pings,
-        )
-    except ValidationError as exc:
-        raise CliError(validation_message(exc, "benchmark")) from None
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
 
 
 def _value(row: BenchRow) -> str:
@@ -107,28 +85,21 @@ async def _follow(
 
 
 async def bench(ctx: Context, args: argparse.Namespace) -> int:
-    namespace = checked_name(args.namespace, "namespace")
-    inp = _input(namespace, args)
-    results = BenchmarkStore(ctx.settings.database_url)
+    inp = bench_service.benchmark_input(
+        args.namespace, args.name, args.action, args.target, args.seconds, args.pings
+    )
+    namespace = inp.namespace
     if args.show:
-        rows = results.latest(namespace, args.name)
+        rows = bench_service.stored_results(ctx, namespace, args.name)
         if rows or args.json:
             show_rows(rows, args.json)
         else:
             print(f"no benchmark results of MCIS {args.name!r} in namespace {namespace!r}")
         return 0
-    if ctx.store.get_mcis(namespace, args.name) is None:
-        raise CliError(f"MCIS {args.name!r} not found in namespace {namespace!r}")
-    await catalog_store(ctx)  # the catalog holds the specs before the run scores them
-    client = await ctx.client()
-    await check_input_size(client.data_converter, inp, f"benchmark of MCIS {args.name!r}")
-    workflow_id = benchmark_workflow_id(namespace, args.name, uuid.uuid4().hex[:12])
+    handle = await bench_service.start_benchmark(ctx, inp)
     if not args.json:
         actions = ", ".join(a.value for a in inp.actions)
-        progress(f"benchmarking {namespace}/{args.name} ({actions}): workflow {workflow_id}")
-    handle = await client.start_workflow(
-        BenchmarkWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
-    )
+        progress(f"benchmarking {namespace}/{args.name} ({actions}): workflow {handle.id}")
     report = await _follow(handle, args.name, args.json)
     show_rows(report.rows, args.json)
     if not args.json:

@@ -6,7 +6,6 @@ store), the rows of a deploy, and how to reach the VMs yourself (their private k
 from __future__ import annotations
 
 import base64
-import re
 import uuid
 from typing import Any
 
@@ -19,13 +18,12 @@ from models.remote import RemoteResult, RemoteRun, RemoteWorkflowInput, TargetQu
 from starter.context import Context
 from starter.errors import CliError, check_input_size
 from starter.resource_service import private_key
-from starter.runs_service import RunState, run_state
+from starter.runs_service import RunState, check_token, new_token, run_state
 from starter.views import checked_name
 from store.remote_outputs import RemoteOutputStore
 from workflows.remote import RemoteWorkflow
 
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
-_TOKEN = re.compile(r"[0-9a-f]{12}")
 
 
 def remote_workflow_id(namespace: str, name: str, token: str) -> str:
@@ -68,7 +66,7 @@ async def start_remote(ctx: Context, inp: RemoteWorkflowInput) -> WorkflowHandle
     client = await ctx.client()
     where = f"{inp.query.namespace}/{inp.query.mcis}"
     await check_input_size(client.data_converter, inp, f"the input of the remote run on {where}")
-    workflow_id = remote_workflow_id(inp.query.namespace, inp.query.mcis, uuid.uuid4().hex[:12])
+    workflow_id = remote_workflow_id(inp.query.namespace, inp.query.mcis, new_token())
     return await client.start_workflow(
         RemoteWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
     )
@@ -94,8 +92,7 @@ async def remote_run(ctx: Context, namespace: str, name: str, token: str) -> Run
     checked_name(namespace, "namespace")
     checked_name(name, "MCIS name")
     what = f"remote run {shown(token)} of MCIS {name!r}"
-    if not _TOKEN.fullmatch(token):
-        raise CliError(f"{what} not found")
+    check_token(token, what)
 
     async def read(handle: WorkflowHandle[Any, Any], run_id: str) -> list[RemoteResult]:
         return await remote_results(ctx, handle, run_id)

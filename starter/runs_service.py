@@ -4,6 +4,8 @@ what the API's status URLs answer."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +18,18 @@ from starter.context import Context
 from starter.errors import CliError
 
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+_TOKEN = re.compile(r"[0-9a-f]{12}")
+
+
+def new_token() -> str:
+    """The last part of a new run's workflow id (`remote/NS/NAME/<token>`)."""
+    return uuid.uuid4().hex[:12]
+
+
+def check_token(token: str, what: str) -> None:
+    """CliError (not found) unless `token` could be one `new_token` made."""
+    if not _TOKEN.fullmatch(token):
+        raise CliError(f"{what} not found")
 
 
 class RunState(BaseModel):
@@ -31,8 +45,15 @@ ResultReader = Callable[[WorkflowHandle[Any, Any], str], Awaitable[Any]]
 """Reads a completed run's result, given its handle and run id."""
 
 
-async def run_state(ctx: Context, workflow_id: str, what: str, read: ResultReader) -> RunState:
-    """The state of the workflow's latest run; CliError (not found) if there is none."""
+async def _result(handle: WorkflowHandle[Any, Any], _run_id: str) -> Any:
+    return await handle.result()
+
+
+async def run_state(
+    ctx: Context, workflow_id: str, what: str, read: ResultReader = _result
+) -> RunState:
+    """The state of the workflow's latest run, its result read by `read` (by default: the
+    workflow's result); CliError (`what` not found) if there is none."""
     client = await ctx.client()
     handle = client.get_workflow_handle(workflow_id)
     try:

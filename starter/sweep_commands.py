@@ -1,21 +1,20 @@
 """`mcis reconcile NS NAME` (one MCIS: adopt, report vanished VMs) and `mcis reconcile --all
-[--delete-orphans]`: the orphan sweep over every cloud region, run by the sweep workflow."""
+[--delete-orphans]`: the orphan sweep over every cloud region, run by the sweep workflow
+(started by `starter.sweep_service`, shared with the API)."""
 
 from __future__ import annotations
 
 import argparse
-import uuid
 
 from temporalio.client import WorkflowFailureError
 
-from models.sweep import SweepInput, SweepReport
-from starter import lifecycle_commands
+from models.failures import failure_message
+from models.sweep import SweepReport
+from starter import lifecycle_commands, sweep_service
 from starter.context import Context
-from starter.errors import FAILED, CliError, check_input_size
+from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
 from starter.views import checked_name
-from workflows.failures import failure_message
-from workflows.sweep import SweepWorkflow, sweep_workflow_id
 
 
 async def reconcile(ctx: Context, args: argparse.Namespace) -> int:
@@ -37,25 +36,16 @@ async def reconcile(ctx: Context, args: argparse.Namespace) -> int:
 
 
 async def sweep(ctx: Context, delete_orphans: bool, as_json: bool) -> int:
-    client = await ctx.client()
-    inp = SweepInput(delete_orphans=delete_orphans)
-    await check_input_size(client.data_converter, inp, "sweep")
-    workflow_id = sweep_workflow_id(uuid.uuid4().hex[:12])
+    handle = await sweep_service.start_sweep(ctx, delete_orphans)
     if not as_json:
         doing = "sweeping for orphans, deleting them" if delete_orphans else "sweeping for orphans"
-        progress(f"{doing}: workflow {workflow_id}")
+        progress(f"{doing}: workflow {handle.id}")
     try:
-        report = await client.execute_workflow(
-            SweepWorkflow.run,
-            inp,
-            id=workflow_id,
-            task_queue=ctx.settings.task_queue,
-        )
+        report = await handle.result()
     except WorkflowFailureError as exc:
         raise CliError(failure_message(exc), FAILED) from None
     show(report, as_json)
-    failed = report.errors or any(o.action.startswith("failed") for o in report.orphans)
-    return FAILED if failed else 0
+    return FAILED if sweep_service.sweep_failed(report) else 0
 
 
 def show(report: SweepReport, as_json: bool) -> None:

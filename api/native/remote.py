@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
-from api.native.common import Ctx, Started
+from api.native.common import Ctx, Started, started
 from models.apps import APPS
 from models.failures import failure_message
 from models.naming import NAME_MAX_LENGTH
@@ -69,21 +69,23 @@ def _input(ctx: Context, ns: str, name: str, target: Target, **what: Any) -> Rem
     )
 
 
-async def _answer(
+async def answer(
     ctx: Context,
+    request: Request,
+    response: Response,
     inp: RemoteWorkflowInput,
     wait: bool,
-    response: Response,
-    status_url: Callable[[str], str],
     shown: Callable[[list[RemoteResult]], Any] | None = None,
+    route: str = "remote_run",
+    **params: str,
 ) -> Started | RunState:
-    """Start the workflow; 202 with where to follow it (`status_url` of the run's token), or
-    (`wait`) its end state; `shown` turns its results into what the caller sees."""
+    """Start the remote workflow; 202 with where to follow it (the route `route` with
+    `params`), or (`wait`) its end state; `shown` turns its results into what the caller
+    sees."""
     handle: WorkflowHandle[Any, Any] = await remote_service.start_remote(ctx, inp)
     if not wait:
         response.status_code = 202
-        token = handle.id.rsplit("/", 1)[-1]
-        return Started(workflow_id=handle.id, status_url=status_url(token))
+        return started(request, handle.id, route, **params)
     try:
         results = await remote_service.remote_results(ctx, handle, handle.result_run_id or "")
     except WorkflowFailureError as exc:
@@ -91,10 +93,6 @@ async def _answer(
     return RunState(
         workflow_id=handle.id, state=COMPLETED, result=shown(results) if shown else results
     )
-
-
-def _run_url(request: Request, route: str, **params: str) -> Callable[[str], str]:
-    return lambda token: str(request.app.url_path_for(route, run=token, **params))
 
 
 @router.post("/cmd", status_code=200, responses={202: {"model": Started}})
@@ -109,9 +107,7 @@ async def run_command(
 ) -> Started | RunState:
     """Run a shell command on the VMs (each sees MCIS_VM, MCIS_IP, ... in its environment)."""
     inp = _input(ctx, ns, name, body, command=body.command)
-    return await _answer(
-        ctx, inp, wait, response, _run_url(request, "remote_run", ns=ns, name=name)
-    )
+    return await answer(ctx, request, response, inp, wait, ns=ns, name=name)
 
 
 @router.post("/put", status_code=200, responses={202: {"model": Started}})
@@ -139,9 +135,7 @@ async def put_file(
         timeout_s=body.timeout_s,
         concurrency=body.concurrency,
     )
-    return await _answer(
-        ctx, inp, wait, response, _run_url(request, "remote_run", ns=ns, name=name)
-    )
+    return await answer(ctx, request, response, inp, wait, ns=ns, name=name)
 
 
 def _app(app: str) -> str:
@@ -163,13 +157,17 @@ async def deploy(
 ) -> Started | RunState:
     """Deploy an app on the VMs; its result: per VM `{vm, ready, url, error}`."""
     inp = _input(ctx, ns, name, body or Target(), command=_app(app))
-    return await _answer(
+    return await answer(
         ctx,
+        request,
+        response,
         inp,
         wait,
-        response,
-        _run_url(request, "deploy_run", ns=ns, name=name, app=app),
         lambda results: remote_service.deploy_rows(ctx, ns, name, results),
+        "deploy_run",
+        ns=ns,
+        name=name,
+        app=app,
     )
 
 
