@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from libcloud.common.google import GoogleBaseAuthConnection
+from libcloud.compute.drivers.azure_arm import AzureNodeDriver
 from libcloud.compute.drivers.ecs import ECSDriver
 from libcloud.compute.drivers.gce import GCENodeDriver
 from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
 
 from drivers.connection import Location
 from tests.drivers.libcloud_mocks import (
+    AzureHttp,
     ECS_PARAMS,
     GCE_KEYWORD_PARAMS,
     GCE_PARAMS,
@@ -59,6 +61,8 @@ class CloudCase:
     reboot_pattern: str
     delete_pattern: str
     options: dict[str, str] = field(default_factory=dict)
+    vm_network: tuple[str, str] = ("", "")
+    """The vNet and subnet the created VM is put in (Azure requires one: mcis adopts it)."""
     vm_security_groups: tuple[str, ...] = ()
     """Security groups the created VM is put in (ECS requires one, and mcis cannot make it)."""
     locations: dict[str, Location] = field(default_factory=dict)
@@ -120,6 +124,7 @@ def _ecs_tags(request: SentRequest) -> dict[str, str]:
 _GCE: Any = GCENodeDriver
 _NOVA: Any = OpenStack_2_NodeDriver
 _ECS: Any = ECSDriver
+_AZURE: Any = AzureNodeDriver
 
 
 def _gce() -> NodeDriver:
@@ -131,6 +136,17 @@ def _openstack() -> NodeDriver:
         *OPENSTACK_PARAMS,
         ex_force_auth_version="2.0",
         ex_force_auth_url="https://auth.api.example.com",
+    )
+
+
+def _azure() -> NodeDriver:
+    # The credentials of Libcloud's Azure tests (AzureNodeDriverTests), its fixtures name them.
+    return _AZURE(
+        tenant_id="77777777-7777-7777-7777-777777777777",
+        subscription_id="99999999",
+        key="55555555-5555-5555-5555-555555555555",
+        secret="p4ssw0rd",
+        region="eastus",
     )
 
 
@@ -299,4 +315,65 @@ ALIBABA = CloudCase(
     ),
 )
 
-CASES = (GCP, OPENSTACK, ALIBABA)
+AZURE_GROUP = "/subscriptions/99999999/resourceGroups/000000/providers"
+AZURE_VMS = rf"GET \S*/resourceGroups/000000/providers/Microsoft.Compute/virtualMachines\?"
+AZURE_VM = rf"\S*/virtualMachines/test-node-1"
+AZURE_NETWORK = (
+    "/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/REVIZOR/providers/"
+    "Microsoft.Network/virtualNetworks/test_network"
+)
+
+AZURE = CloudCase(
+    cloud="azure",
+    region="eastus",
+    http=AzureHttp,
+    plug=((AzureNodeDriver.connectionCls, AzureHttp),),
+    new_node_driver=_azure,
+    options={"resource_group": "000000"},
+    vm_name="test-node-1",
+    vm_id=f"{AZURE_GROUP}/Microsoft.Compute/virtualMachines/test-node-1",
+    spec="Standard_A1",
+    image="Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
+    natives={"start": "running", "running": "running", "stopped": "deallocated"},
+    sent_tags=_json_body("tags"),
+    create_pattern=rf"PUT {AZURE_VM}\?",
+    stop_pattern=rf"POST {AZURE_VM}/deallocate\?",
+    start_pattern=rf"POST {AZURE_VM}/start\?",
+    reboot_pattern=rf"POST {AZURE_VM}/restart\?",
+    delete_pattern=rf"DELETE {AZURE_VM}\?",
+    vm_network=(AZURE_NETWORK, f"{AZURE_NETWORK}/subnets/Azure_VPC_Subnet"),
+    routes=(
+        # Written by us in the recorded format: the resource group's VMs before the create
+        # (none) and after it (test-node-1 with mcis's tags), its instance view once
+        # deallocated, the subnets of the recorded test_network, and the resource group's
+        # network security groups (Libcloud records none of these).
+        Route(AZURE_VMS, ours("azure/virtualMachines_before_create.json"), "start"),
+        Route(AZURE_VMS, ours("azure/virtualMachines_running.json")),
+        Route(
+            rf"GET {AZURE_VM}/InstanceView\?",
+            ours("azure/test_node_1_InstanceView_deallocated.json"),
+            "stopped",
+        ),
+        Route(
+            r"GET \S*/virtualNetworks/test_network/subnets\?",
+            ours("azure/test_network_subnets.json"),
+        ),
+        Route(
+            r"GET \S*/resourceGroups/000000/providers/Microsoft.Network/networkSecurityGroups\?",
+            ours("azure/networkSecurityGroups.json"),
+        ),
+        # Azure accepts a VM's power action with 202 and no body.
+        Route(rf"POST {AZURE_VM}/(deallocate|start|restart)\?", None, status=202),
+    ),
+    transitions=(
+        Transition(rf"PUT {AZURE_VM}\?", "running"),
+        Transition(rf"POST {AZURE_VM}/deallocate\?", "stopped"),
+        Transition(rf"POST {AZURE_VM}/start\?", "running"),
+    ),
+    lacks=frozenset({"make_vnet", "make_security_group"}),
+    existing_network="test_network",
+    existing_subnet="Azure_VPC_Subnet",
+    existing_group="mcis-web",
+)
+
+CASES = (GCP, AZURE, OPENSTACK, ALIBABA)

@@ -27,8 +27,8 @@ def _request(cloud: Cloud, spec: str | None = None) -> VmCreateRequest:
         name=case.vm_name,
         spec=spec or case.spec,
         image=case.image,
-        vnet_csp_id="",
-        subnet_csp_id="",
+        vnet_csp_id=case.vm_network[0],
+        subnet_csp_id=case.vm_network[1],
         security_group_csp_ids=list(case.vm_security_groups),
         key_name="",
         client_token=TOKEN,
@@ -63,9 +63,12 @@ async def test_an_existing_network_is_found_and_a_new_one_made_once(cloud: Cloud
     assert found.name == case.existing_network and found.csp_id
     assert cloud.mock.sent(case.network_create_pattern) == []
 
-    made = await driver.ensure_vnet(
-        case.region, "lcnetwork", "10.0.0.0/16", [SubnetSpec(name="s1", cidr="10.0.1.0/24")], {}
-    )
+    new_subnets = [SubnetSpec(name="s1", cidr="10.0.1.0/24")]
+    if "make_vnet" in case.lacks:
+        with pytest.raises(NotSupportedError, match="create the virtual network 'lcnetwork'"):
+            await driver.ensure_vnet(case.region, "lcnetwork", "10.0.0.0/16", new_subnets, {})
+        return
+    made = await driver.ensure_vnet(case.region, "lcnetwork", "10.0.0.0/16", new_subnets, {})
     assert made.name == "lcnetwork" and set(made.subnets) == {"s1"}
     assert len(cloud.mock.sent(case.network_create_pattern)) == 1
 
@@ -89,6 +92,10 @@ async def test_an_existing_security_group_is_found_and_a_new_one_made_once(cloud
     assert found.name == case.existing_group and found.csp_id
     assert cloud.mock.sent(case.group_create_pattern) == []
 
+    if "make_security_group" in case.lacks:
+        with pytest.raises(NotSupportedError, match="create the network security group"):
+            await driver.ensure_security_group(case.region, "lcfirewall", vnet, DEFAULT_RULES, {})
+        return
     made = await driver.ensure_security_group(case.region, "lcfirewall", vnet, DEFAULT_RULES, {})
     assert made.csp_id and made.rules == list(DEFAULT_RULES)
     assert len(cloud.mock.sent(case.group_create_pattern)) == 1
