@@ -1,5 +1,6 @@
 """Argument types for numbers: checked while parsing (a bad one is one line and exit code 2 before
-anything runs), in a range that makes sense, and never NaN or infinite; ranges (`2..4`) the same."""
+anything runs), in a range that makes sense, and never NaN or infinite; ranges (`2..4`) the same,
+and the spec ranges several commands take (`SPEC_RANGES`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from catalog.ranking import Range
+from starter.commands import arg
 
 
 class _NumberType:
@@ -61,8 +63,9 @@ def value_range(flag: str) -> Callable[[str], Range]:
     return parse
 
 
-def add_spec_ranges(parser: argparse.ArgumentParser) -> None:
-    """`--vcpus`, `--memory` and `--price` ranges (catalog specs, recommend, create)."""
-    parser.add_argument("--vcpus", type=value_range("--vcpus"), help="range: 2..4, 2.., ..8 or 4")
-    parser.add_argument("--memory", type=value_range("--memory"), help="GiB range: 4..16")
-    parser.add_argument("--price", type=value_range("--price"), help="USD per hour range: ..0.2")
+SPEC_RANGES = (
+    arg("--vcpus", type=value_range("--vcpus"), help="range: 2..4, 2.., ..8 or 4"),
+    arg("--memory", type=value_range("--memory"), help="GiB range: 4..16"),
+    arg("--price", type=value_range("--price"), help="USD per hour range: ..0.2"),
+)
+"""`--vcpus`, `--memory` and `--price` ranges (catalog specs, recommend, create)."""

@@ -21,7 +21,6 @@ from typing import Any
 
 from drivers.base import CloudDriver
 from drivers.connections import (
-    CLOUDS,
     CREDENTIAL_FIELDS,
     Connection,
     ConnectionsError,
@@ -204,32 +203,3 @@ async def check(ctx: Context, args: argparse.Namespace) -> int:
         )
         print(f"{connection.name}: ok ({connection.cloud}): {regions}")
     return 0
-
-
-def register(top: argparse._SubParsersAction[Any], command: Any, groups: Any) -> None:
-    """Add `mcis connection ...` to the CLI (`command` and `groups` are cli.py's helpers)."""
-    conn = groups(
-        top.add_parser("connection", help="cloud accounts (the credentials file)"),
-        "connection commands",
-    )
-    add_parser = command(conn, "add", add, "add a cloud connection (secrets: env or stdin)")
-    add_parser.add_argument("name", help="a valid mcis name: the provider of catalog ids")
-    add_parser.add_argument("--cloud", required=True, choices=CLOUDS)
-    add_parser.add_argument("--region", action="append", required=True, help="repeatable")
-    add_parser.add_argument("--access-key-id", help="aws/alibaba (or env AWS_ACCESS_KEY_ID, ...)")
-    add_parser.add_argument(
-        "--secret-access-key",
-        help="the cloud's secret (kept in shell history: prefer --secret-stdin or the env var)",
-    )
-    add_parser.add_argument(
-        "--secret-stdin", action="store_true", help="read the cloud's secret from stdin"
-    )
-    add_parser.add_argument(
-        "--credential", action="append", default=[], help="KEY=VALUE (repeatable)"
-    )
-    add_parser.add_argument("--endpoint", help="API URL of an emulator, e.g. http://127.0.0.1:5000")
-    add_parser.add_argument("--option", action="append", default=[], help="KEY=VALUE")
-    add_parser.add_argument("--replace", action="store_true", help="overwrite one of that name")
-    command(conn, "list", list_connections, "list connections (no secrets)")
-    command(conn, "check", check, "reach the cloud: regions, specs and images").add_argument("name")
-    command(conn, "remove", remove, "remove a connection").add_argument("name")

@@ -24,10 +24,9 @@ from catalog.records import CatalogSource, region_key
 from catalog.store import CatalogStore
 from drivers.errors import CloudError, NotFoundError
 from drivers.retry import retrying
-from models.mcis import MAX_VMS_PER_MCIS, McisRequest
+from models.mcis import McisRequest
 from models.naming import NAME_MAX_LENGTH
 from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
-from starter.arguments import add_spec_ranges, integer, number
 from starter.catalog_commands import catalog_store, spec_filter, split_list
 from starter.context import Context
 from starter.errors import FAILED, CliError
@@ -36,47 +35,6 @@ from starter.requests import check_request, parse_request
 from starter.views import checked_name
 
 DEFAULT_IMAGE_OS = "ubuntu-22.04"
-
-
-def add_placement_arguments(parser: argparse.ArgumentParser) -> None:
-    """Filters and priorities shared by `mcis recommend` and `mcis create --recommend`."""
-    add_spec_ranges(parser)
-    parser.add_argument("--max-price", type=number(0, 1e9), help="USD per hour")
-    parser.add_argument("--provider", action="append", help="cloud(s): P or P1,P2 (repeatable)")
-    parser.add_argument("--region", action="append", help="region name or P/R (repeatable)")
-    parser.add_argument(
-        "--priority",
-        help="weights: cost=0.6,latency=0.4 (cost, performance, location, latency); default "
-        "cost=1, plus location=1 with --near and latency=1 with --latency-to",
-    )
-    parser.add_argument("--near", help="LAT,LON for the location priority (--near=-33.9,151.2)")
-    parser.add_argument("--latency-to", help="region keys P/R,P/R for the latency priority")
-
-
-def add_create_arguments(parser: argparse.ArgumentParser) -> None:
-    """`mcis create --recommend ...`."""
-    parser.add_argument(
-        "--recommend", action="store_true", help="plan the MCIS from filters and priorities"
-    )
-    parser.add_argument(
-        "--count", type=integer(1, MAX_VMS_PER_MCIS), help="--recommend: number of VMs"
-    )
-    parser.add_argument(
-        "--latency-bound",
-        type=number(0, 10**6),
-        help="--recommend: every VM-to-VM RTT below this (ms)",
-    )
-    parser.add_argument(
-        "--min-regions", type=integer(1, 1000), default=1, help="--recommend: spread"
-    )
-    parser.add_argument(
-        "--min-providers", type=integer(1, 1000), default=1, help="--recommend: spread"
-    )
-    parser.add_argument(
-        "--image-os", default=DEFAULT_IMAGE_OS, help="--recommend: e.g. ubuntu-22.04"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="--recommend: plan only")
-    add_placement_arguments(parser)
 
 
 def preferences(args: argparse.Namespace, rtt: RttMatrix) -> Preferences:
