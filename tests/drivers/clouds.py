@@ -18,11 +18,11 @@ from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
 
 from drivers.connection import Location
 from tests.drivers.libcloud_mocks import (
-    AzureHttp,
     ECS_PARAMS,
     GCE_KEYWORD_PARAMS,
     GCE_PARAMS,
     OPENSTACK_PARAMS,
+    AzureHttp,
     EcsHttp,
     GceHttp,
     GoogleAuthMockHttp,
@@ -243,9 +243,9 @@ OPENSTACK = CloudCase(
         # Nova answers a key pair's delete with 202 and no body (Libcloud's mock: key1 only);
         # the recorded test_key_pair is named test-key-pair in its body.
         Route(r"DELETE \S*/os-keypairs/test-key-pair\?", None, status=202),
-        # Libcloud's recorded 404 of a key pair, for the key the contract registers.
+        # Libcloud's recorded 404 of a key pair, for any key but its recorded test_key_pair.
         Route(
-            r"GET \S*/os-keypairs/mcis-key\?",
+            r"GET \S*/os-keypairs/(?!test_key_pair\?)[^/?]+\?",
             theirs("openstack_v1_1/_os_keypairs_not_found.json"),
             status=404,
         ),
@@ -316,8 +316,8 @@ ALIBABA = CloudCase(
 )
 
 AZURE_GROUP = "/subscriptions/99999999/resourceGroups/000000/providers"
-AZURE_VMS = rf"GET \S*/resourceGroups/000000/providers/Microsoft.Compute/virtualMachines\?"
-AZURE_VM = rf"\S*/virtualMachines/test-node-1"
+AZURE_VMS = r"GET \S*/resourceGroups/000000/providers/Microsoft.Compute/virtualMachines\?"
+AZURE_VM = r"\S*/virtualMachines/test-node-1"
 AZURE_NETWORK = (
     "/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/REVIZOR/providers/"
     "Microsoft.Network/virtualNetworks/test_network"
