@@ -48,8 +48,9 @@ from temporalio.worker import (
 
 from activities.deps import ActivityDeps
 from activities.registry import all_activities
-from drivers.connections import ConnectionsError, cloud_drivers
+from drivers.connection import ConnectionsError
 from drivers.rate_limit import RateLimiter, parse_rates
+from drivers.registry import cloud_drivers
 from remote.sessions import SessionPool
 from settings import Settings, load_settings
 from store.repository import Store

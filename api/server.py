@@ -8,6 +8,7 @@ import asyncio
 import uvicorn
 
 from api.app import create_app
+from api.spider import create_spider_app
 from settings import Settings
 
 SHUTDOWN_GRACE_S = 3
@@ -22,7 +23,14 @@ async def serve(settings: Settings) -> None:
         log_level="warning",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    await uvicorn.Server(config).serve()
+    spider = uvicorn.Config(
+        create_spider_app(settings),
+        host=settings.api_bind,
+        port=settings.spider_port,
+        log_level="warning",
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
+    await asyncio.gather(uvicorn.Server(config).serve(), uvicorn.Server(spider).serve())
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ such as moto at the connection's endpoint).
 Why boto3 and not Libcloud's EC2 driver: against moto, Libcloud's driver needs SigV4 forced,
 fails to parse moto's answers (XML namespace without the trailing slash it expects), cannot tag
 (`ex_create_tags`) and reports reboots as failed; boto3 has none of these problems, and it is what
-AWS maintains. boto3 is synchronous: every call runs in this driver's own thread pool
-(`MAX_THREADS`, so cloud calls never starve the store's calls on the default executor), one
-boto3 client per region, made on first use. botocore's own retries are off: throttling and
+AWS maintains. boto3 is synchronous: every call runs in this driver's own thread pool, one
+boto3 client per region, made on first use (drivers/base.py's `SdkDriver`). botocore's own
+retries are off: throttling and
 transient errors surface as drivers.errors and Temporal retries the activity.
 
 Idempotency: EC2's ClientToken is passed (real AWS returns the first instance for a repeated
@@ -39,8 +39,7 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -55,12 +54,14 @@ from botocore.exceptions import (
 
 from catalog.entries import Image, Region, Spec
 from catalog.regions import AWS_REGIONS
+from drivers.base import SdkDriver, normalized_public_key, public_key_digest
+from drivers.connection import Connection
 from drivers.errors import (
     CloudError,
+    CloudNotFoundError,
     CloudUnreachableError,
     ConflictError,
     InvalidRequestError,
-    NotFoundError,
     PermanentCloudError,
     QuotaExceededError,
     ThrottledError,
@@ -76,9 +77,6 @@ from models.cloud import (
     VmAction,
     VmCreateRequest,
 )
-
-if TYPE_CHECKING:
-    from drivers.connections import Connection
 
 T = TypeVar("T")
 Ec2 = Any
@@ -199,7 +197,7 @@ def cloud_error(exc: Exception, what: str) -> CloudError:
         if code in TRANSIENT_CODES or status >= 500:
             return TransientCloudError(message, code)
         if code.endswith(".NotFound") or code.endswith("NotFound"):
-            return NotFoundError(message, code)
+            return CloudNotFoundError(message, code)
         if code.endswith(".Duplicate") or code in ("IdempotentParameterMismatch",):
             return ConflictError(message, code)
         return InvalidRequestError(message, code)
@@ -308,15 +306,6 @@ def ids_named(message: str, csp_ids: Iterable[str]) -> list[str]:
     ]
 
 
-def normalized_public_key(public_key: str) -> str:
-    """`type base64` of an OpenSSH public key (no comment, no surrounding space)."""
-    return " ".join(public_key.split()[:2])
-
-
-def public_key_digest(public_key: str) -> str:
-    return hashlib.sha256(normalized_public_key(public_key).encode()).hexdigest()
-
-
 def ip_permission(rule: FirewallRule) -> dict[str, Any]:
     protocol = "-1" if rule.protocol == "all" else rule.protocol
     permission: dict[str, Any] = {"IpProtocol": protocol, "IpRanges": [{"CidrIp": rule.cidr}]}
@@ -376,106 +365,65 @@ def ec2_price(instance_type: str, region: str) -> float | None:
     return float(price) if price else None
 
 
-class AwsEc2Driver:
-    """The CloudDriver of one AWS connection (provider = the connection's name)."""
+def ec2_clients(
+    access_key_id: str,
+    secret_access_key: str,
+    session_token: str = "",
+    endpoint_url: str | None = None,
+) -> Callable[[str], Ec2]:
+    """How to make the boto3 EC2 client of a region with these credentials (at `endpoint_url`,
+    e.g. moto's, when given)."""
+
+    def client(region: str) -> Ec2:
+        session = boto3.session.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token or None,
+            region_name=region,
+        )
+        return session.client(
+            "ec2",
+            endpoint_url=endpoint_url,
+            config=Config(
+                retries={"total_max_attempts": 1, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+                max_pool_connections=MAX_THREADS,
+            ),
+        )
+
+    return client
+
+
+class AwsDriver(SdkDriver[Ec2, dict[str, Any]]):
+    """The CloudDriver of one AWS connection (provider = the connection's name):
+    `AwsDriver(name, regions, ec2_clients(key_id, secret))`, or `from_connection`."""
 
     cloud = CLOUD
+    public_regions = AWS_REGIONS
+    max_threads = MAX_THREADS
+    sdk_errors: ClassVar[tuple[type[Exception], ...]] = (ClientError, BotoCoreError)
+    cloud_error = staticmethod(cloud_error)
 
-    def __init__(
-        self,
-        provider: str,
-        regions: Sequence[str],
-        access_key_id: str,
-        secret_access_key: str,
-        session_token: str = "",
-        endpoint_url: str | None = None,
-        max_threads: int = MAX_THREADS,
-    ) -> None:
-        self.provider = provider
-        self.configured_regions = tuple(regions)
-        self.endpoint_url = endpoint_url
-        self._credentials = (access_key_id, secret_access_key, session_token or None)
-        self._clients: dict[str, Ec2] = {}
-        self._clients_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_threads, thread_name_prefix=f"aws-{provider}")
-        self._max_threads = max_threads
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._catalog: dict[tuple[str, str], tuple[float, Any]] = {}
         self._name_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
     @classmethod
-    def from_connection(cls, connection: Connection) -> AwsEc2Driver:
-        return cls(
-            connection.name,
-            connection.regions,
+    def client_factory(cls, connection: Connection) -> Callable[[str], Ec2]:
+        return ec2_clients(
             connection.secret("access_key_id"),
             connection.secret("secret_access_key"),
             connection.secret("session_token"),
             connection.endpoint_url,
         )
 
-    def __repr__(self) -> str:
-        endpoint = f", endpoint={self.endpoint_url!r}" if self.endpoint_url else ""
-        regions = self.configured_regions
-        return f"AwsEc2Driver(provider={self.provider!r}, regions={regions!r}{endpoint})"
-
-    @property
-    def _what(self) -> str:
-        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
-        return f"aws connection {self.provider!r}{where}"
-
-    # plumbing
-
-    def _client(self, region: str) -> Ec2:
-        with self._clients_lock:
-            client = self._clients.get(region)
-            if client is None:
-                key_id, secret, token = self._credentials
-                session = boto3.session.Session(
-                    aws_access_key_id=key_id,
-                    aws_secret_access_key=secret,
-                    aws_session_token=token,
-                    region_name=region,
-                )
-                client = session.client(
-                    "ec2",
-                    endpoint_url=self.endpoint_url,
-                    config=Config(
-                        retries={"total_max_attempts": 1, "mode": "standard"},
-                        connect_timeout=5,
-                        read_timeout=30,
-                        max_pool_connections=self._max_threads,
-                    ),
-                )
-                self._clients[region] = client
-            return client
-
     def _named(self, kind: str, region: str, name: str) -> threading.Lock:
         """One lock per named resource: concurrent ensures of one name in this process run one
         after the other (across processes, the smallest id wins and the others are deleted)."""
-        with self._clients_lock:
+        with self._lock:
             return self._name_locks.setdefault((kind, region, name), threading.Lock())
-
-    def _check_region(self, region: str) -> None:
-        if region not in self.configured_regions:
-            raise NotFoundError(
-                f"{self._what}: region {region!r} is not one of its regions "
-                f"({', '.join(self.configured_regions)})",
-                "UnknownRegion",
-            )
-
-    async def _call(self, region: str, work: Callable[[Ec2], T]) -> T:
-        """Run `work(client)` in the pool; boto3 failures become drivers.errors."""
-        self._check_region(region)
-
-        def run() -> T:
-            try:
-                return work(self._client(region))
-            except CloudError:
-                raise
-            except (ClientError, BotoCoreError) as exc:
-                raise cloud_error(exc, self._what) from None
-
-        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
 
     async def _per_region(
         self, kind: str, region: str | None, load: Callable[[str], Awaitable[list[T]]]
@@ -491,37 +439,17 @@ class AwsEc2Driver:
             found += entry[1]
         return found
 
-    def _regions_or(self, region: str | None) -> tuple[str, ...]:
-        if region is None:
-            return self.configured_regions
-        self._check_region(region)
-        return (region,)
-
     # catalog
 
     async def regions(self) -> list[Region]:
         """The connection's regions that the account offers (one DescribeRegions call, which
-        also proves the credentials work)."""
+        also proves the credentials work) and whose place is known."""
 
         def describe(ec2: Ec2) -> set[str]:
             return {r["RegionName"] for r in ec2.describe_regions()["Regions"]}
 
         offered = await self._call(self.configured_regions[0], describe)
-        regions = []
-        for name in self.configured_regions:
-            if name not in offered:
-                continue
-            display, lat, lon = AWS_REGIONS.get(name, (name, 0.0, 0.0))
-            regions.append(
-                Region(
-                    provider=self.provider,
-                    name=name,
-                    display_name=display,
-                    latitude=lat,
-                    longitude=lon,
-                )
-            )
-        return regions
+        return self._located([name for name in self.configured_regions if name in offered])
 
     async def specs(self, region: str | None = None) -> list[Spec]:
         return await self._per_region("specs", region, self._region_specs)
@@ -764,7 +692,7 @@ class AwsEc2Driver:
                         raise
                 group = self._find_group(ec2, name, vnet_csp_id)
                 if group is None:
-                    raise NotFoundError(
+                    raise CloudNotFoundError(
                         f"{self._what}: security group {name!r} vanished after creation",
                         "InvalidGroup.NotFound",
                     )
@@ -861,15 +789,9 @@ class AwsEc2Driver:
                     if pair is None:
                         raise
                     if not same_key(pair):
-                        raise ConflictError(
-                            f"{self._what}: key pair {name!r} exists with another public key",
-                            "KeyPairConflict",
-                        ) from None
+                        raise self._key_conflict(name) from None
             elif not same_key(pair):
-                raise ConflictError(
-                    f"{self._what}: key pair {name!r} exists with another public key",
-                    "KeyPairConflict",
-                )
+                raise self._key_conflict(name)
             return CloudKeyPair(
                 name=name,
                 provider=self.provider,
@@ -1118,26 +1040,14 @@ class AwsEc2Driver:
         found = await self._call(region, lambda ec2: self._describe(ec2, Filters=filters))
         return [self._vm(region, i) for i in found]
 
-    async def _act(self, region: str, csp_id: str, action: str) -> CloudVm:
-        def act(ec2: Ec2) -> dict[str, Any]:
-            getattr(ec2, action)(InstanceIds=[csp_id])
-            found = self._instance(ec2, csp_id)
-            if found is None:
-                raise NotFoundError(
-                    f"{self._what}: instance {csp_id} not found", "InvalidInstanceID.NotFound"
-                )
-            return found
-
-        return self._vm(region, await self._call(region, act))
-
-    async def suspend_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._act(region, csp_id, ACTION_CALLS[VmAction.SUSPEND])
-
-    async def resume_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._act(region, csp_id, ACTION_CALLS[VmAction.RESUME])
-
-    async def reboot_vm(self, region: str, csp_id: str) -> CloudVm:
-        return await self._act(region, csp_id, ACTION_CALLS[VmAction.REBOOT])
+    def _do_action(self, ec2: Ec2, csp_id: str, action: VmAction) -> dict[str, Any]:
+        getattr(ec2, ACTION_CALLS[action])(InstanceIds=[csp_id])
+        found = self._instance(ec2, csp_id)
+        if found is None:
+            raise CloudNotFoundError(
+                f"{self._what}: instance {csp_id} not found", "InvalidInstanceID.NotFound"
+            )
+        return found
 
     async def terminate_vm(self, region: str, csp_id: str) -> None:
         def terminate(ec2: Ec2) -> None:
@@ -1195,11 +1105,8 @@ class AwsEc2Driver:
                 answers.append(None)
             else:
                 answers.append(
-                    NotFoundError(
+                    CloudNotFoundError(
                         f"{self._what}: instance {csp_id} not found", "InvalidInstanceID.NotFound"
                     )
                 )
         return answers
-
-    async def aclose(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)

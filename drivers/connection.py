@@ -1,56 +1,43 @@
-"""Cloud connections: real cloud accounts (or their emulators) next to the local cloud.
+"""A cloud connection: one real cloud account (or its emulator) next to the local cloud, as
+one entry of the credentials file (drivers/credentials.py) describes it:
 
-A connection is one entry of the credentials file `MCIS_HOME/credentials.yaml` (or
-`MCIS_CREDENTIALS_FILE`), written with mode 0600 by `mcis connection add`:
+    - name: ec2                # a valid mcis name, the provider of ids: ec2+us-east-1+t3.micro
+      cloud: aws               # aws | gcp | azure | openstack | alibaba
+      regions: [us-east-1]     # the regions mcis uses (`region: us-east-1` works too)
+      credentials:             # per cloud: CREDENTIAL_FIELDS
+        access_key_id: AKIA...
+        secret_access_key: ...
+      endpoint:                # optional, for emulators: url, or host/port/secure
+        url: http://127.0.0.1:5000
+      options: {}              # optional per-cloud settings (OPTION_FIELDS)
+      locations:               # optional: where a region is (a private cloud's sites)
+        RegionOne: {display_name: Daejeon, latitude: 36.35, longitude: 127.38}
 
-    connections:
-      - name: ec2                # a valid mcis name, the provider of ids: ec2+us-east-1+t3.micro
-        cloud: aws               # aws | gcp | azure | openstack | alibaba
-        regions: [us-east-1]     # the regions mcis uses (`region: us-east-1` works too)
-        credentials:             # per cloud: CREDENTIAL_FIELDS
-          access_key_id: AKIA...
-          secret_access_key: ...
-        endpoint:                # optional, for emulators: url, or host/port/secure
-          url: http://127.0.0.1:5000
-        options: {}              # optional per-cloud settings (OPTION_FIELDS)
+A region's place comes from `locations` when the connection gives it, else from the cloud's
+public region table (`catalog.regions`); a private cloud's region without one has no known
+place (its driver does not list it among its regions' coordinates, see drivers/base.py).
 
-`cloud_drivers(settings)` gives the drivers of a worker or a CLI: one per local cloud flavor (aws,
-gcp, azure, alibaba, openstack, cloudit) unless `MCIS_LOCALCLOUD_ENABLED=false`, plus one per
-connection, keyed by connection name. A connection may not take a local flavor's name while the
-local cloud is enabled (`ConnectionsError` says so): `aws` would otherwise mean two clouds.
-
-Credentials stay in this file and in the driver objects: every value is a `SecretStr` (repr and
+Credentials stay in the file and in the driver objects: every value is a `SecretStr` (repr and
 JSON show `**********`), error messages never quote them, workflows only carry connection names.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from drivers.base import CloudDriver
-from drivers.localcloud import local_drivers
-from localcloud.flavors import FLAVORS
 from models.naming import InvalidNameError, check_name
-from settings import Settings
-
-log = logging.getLogger("mcis.connections")
 
 CloudKind = Literal["aws", "gcp", "azure", "openstack", "alibaba"]
 CLOUDS: tuple[str, ...] = get_args(CloudKind)
@@ -137,6 +124,16 @@ class Endpoint(BaseModel):
         return f"{scheme}://{self.host}{port}"
 
 
+class Location(BaseModel):
+    """Where a region of a connection is (a private cloud's site has no public table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    display_name: str = ""
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
 class Connection(BaseModel):
     """One cloud account: its name in mcis, its cloud, the regions it uses, its credentials."""
 
@@ -148,6 +145,7 @@ class Connection(BaseModel):
     credentials: dict[str, SecretStr]
     endpoint: Endpoint | None = None
     options: dict[str, str] = {}
+    locations: dict[str, Location] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -196,6 +194,9 @@ class Connection(BaseModel):
         ]
         if missing:
             raise ValueError(f"missing credential {', '.join(missing)} for cloud {self.cloud}")
+        elsewhere = sorted(set(self.locations) - set(self.regions))
+        if elsewhere:
+            raise ValueError(f"location of {elsewhere[0]!r}, which is not one of the regions")
         bad_options = sorted(set(self.options) - set(OPTION_FIELDS[self.cloud]))
         if bad_options:
             allowed = ", ".join(OPTION_FIELDS[self.cloud]) or "none"
@@ -222,6 +223,7 @@ class Connection(BaseModel):
             "endpoint": self.endpoint_url,
             "credentials": sorted(self.credentials),
             "options": dict(self.options),
+            "locations": {r: place.model_dump() for r, place in self.locations.items()},
         }
 
     def file_entry(self) -> dict[str, Any]:
@@ -236,6 +238,8 @@ class Connection(BaseModel):
             entry["endpoint"] = self.endpoint.model_dump(exclude_defaults=True)
         if self.options:
             entry["options"] = dict(self.options)
+        if self.locations:
+            entry["locations"] = {r: place.model_dump() for r, place in self.locations.items()}
         return entry
 
 
@@ -253,88 +257,3 @@ def parse_connection(data: Mapping[str, Any], where: str = "connection") -> Conn
         return Connection.model_validate(dict(data))
     except ValidationError as exc:
         raise ConnectionsError(f"{where}: {_error_text(exc)}") from None
-
-
-def load_connections(path: Path) -> dict[str, Connection]:
-    """The connections of the credentials file by name; none if the file does not exist."""
-    try:
-        text = path.read_text()
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConnectionsError(f"cannot read credentials file {path}: {exc.strerror}") from None
-    if mode & 0o077 and text.strip():
-        log.warning("credentials file %s is readable by others (mode %o): chmod 600 it", path, mode)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConnectionsError(f"credentials file {path} is not valid YAML: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not isinstance(data.get("connections", []), list | None):
-        raise ConnectionsError(f"credentials file {path} must hold `connections:` with a list")
-    connections: dict[str, Connection] = {}
-    for index, entry in enumerate(data.get("connections") or [], start=1):
-        label = entry.get("name") if isinstance(entry, dict) else None
-        where = f"{path}: connection {index}" + (f" ({label!r})" if isinstance(label, str) else "")
-        if not isinstance(entry, dict):
-            raise ConnectionsError(f"{where}: expected a mapping")
-        connection = parse_connection(entry, where)
-        if connection.name in connections:
-            raise ConnectionsError(f"{where}: connection {connection.name!r} is defined twice")
-        connections[connection.name] = connection
-    return connections
-
-
-def save_connections(path: Path, connections: Mapping[str, Connection]) -> None:
-    """Write the credentials file atomically with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"connections": [c.file_entry() for c in connections.values()]}
-    text = "# mcis cloud connections: keep this file private (mode 0600)\n" + yaml.safe_dump(
-        body, sort_keys=False
-    )
-    handle, temp = tempfile.mkstemp(prefix=".credentials-", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o600)
-        with os.fdopen(handle, "w") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def shadowing_error(name: str, path: Path) -> ConnectionsError:
-    return ConnectionsError(
-        f"connection {name!r} in {path} has the name of a local cloud flavor "
-        f"({', '.join(FLAVORS)}): rename it (e.g. {name}-prod) or set MCIS_LOCALCLOUD_ENABLED=false"
-    )
-
-
-def connection_driver(connection: Connection) -> CloudDriver:
-    """The driver of one connection (no network call until it is used)."""
-    if connection.cloud == "aws":
-        from drivers.aws_ec2 import AwsEc2Driver
-
-        return AwsEc2Driver.from_connection(connection)
-    from drivers.libcloud_compute import LibcloudComputeDriver
-
-    return LibcloudComputeDriver.from_connection(connection)
-
-
-def cloud_drivers(settings: Settings) -> dict[str, CloudDriver]:
-    """Every driver of a worker or a CLI, keyed by provider name: the local cloud's flavors (unless
-    disabled) and the connections of the credentials file."""
-    path = settings.connections_file
-    connections = load_connections(path)
-    drivers: dict[str, CloudDriver] = {}
-    if settings.localcloud_enabled:
-        for name in connections:
-            if name in FLAVORS:
-                raise shadowing_error(name, path)
-        drivers.update(cast(dict[str, CloudDriver], local_drivers(settings.localcloud_url)))
-    for name, connection in connections.items():
-        drivers[name] = connection_driver(connection)
-    return drivers

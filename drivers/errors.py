@@ -44,8 +44,9 @@ class QuotaExceededError(PermanentCloudError):
     """The region's quota is used up."""
 
 
-class NotFoundError(PermanentCloudError):
-    """The resource does not exist (or no longer exists) at the cloud."""
+class CloudNotFoundError(PermanentCloudError):
+    """The resource does not exist (or no longer exists) at the cloud (named apart from
+    store.errors.NotFoundError, a record missing from mcis's own store)."""
 
 
 class ConflictError(PermanentCloudError):

@@ -1,6 +1,8 @@
 """Driver for the embedded local cloud (`python -m localcloud`): one `LocalCloudDriver` per
-flavor, all speaking HTTP to the same service. Also the HTTP plumbing the admin client shares:
-one place that turns failed calls into drivers.errors. The driver never retries.
+flavor, all speaking HTTP to the same service, as a real cloud's driver would (nothing of
+`localcloud/` is imported: regions, specs and images come from its API). Also the HTTP plumbing
+the admin client shares: one place that turns failed calls into drivers.errors. The driver never
+retries.
 
 It is a `BatchVmSource`: `create_vms` and `act_on_vms` are one call each to the cloud's
 `vms:batch` and `vms:action` endpoints, whose per-VM errors become the same drivers.errors the
@@ -18,15 +20,14 @@ import httpx
 from catalog.entries import Image, Region, Spec
 from drivers.errors import (
     CloudError,
+    CloudNotFoundError,
     CloudUnreachableError,
     ConflictError,
     InvalidRequestError,
-    NotFoundError,
     QuotaExceededError,
     ThrottledError,
     TransientCloudError,
 )
-from localcloud.flavors import FLAVORS
 from models.cloud import (
     CloudKeyPair,
     CloudSecurityGroup,
@@ -39,6 +40,10 @@ from models.cloud import (
     VmMetrics,
 )
 
+LOCAL_FLAVORS: tuple[str, ...] = ("aws", "gcp", "azure", "alibaba", "openstack", "cloudit")
+"""The clouds the local cloud speaks for, each at `/v1/<flavor>/` (its configuration: the local
+cloud's own table, localcloud/flavors.py, is checked against it by
+tests/unit/test_localcloud_flavors.py; `GET /healthz` lists them too)."""
 TIMEOUT_S = 10.0
 DEFAULT_RETRY_AFTER_S = 1.0
 
@@ -67,7 +72,7 @@ def cloud_error(
     if status >= 500:
         return TransientCloudError(message, code)
     if status == 404:
-        return NotFoundError(message, code)
+        return CloudNotFoundError(message, code)
     if status == 409 and code == "QuotaExceeded":
         return QuotaExceededError(message, code)
     if status == 409 and code != "IncorrectState":
@@ -292,7 +297,7 @@ class LocalCloudDriver:
         answer = await self._http.call("POST", self._at(region) + "/vms:action", body=body)
         results = batch_results(answer, len(csp_ids))
         if action is VmAction.TERMINATE:
-            return [None if isinstance(r, NotFoundError) else r for r in results]
+            return [None if isinstance(r, CloudNotFoundError) else r for r in results]
         return results
 
     async def get_vm(self, region: str, csp_id: str) -> CloudVm | None:
@@ -321,7 +326,7 @@ class LocalCloudDriver:
 
     async def vm_metrics(self, region: str, csp_id: str) -> VmMetrics:
         """CPU, memory and traffic of the VM, sampled about every second (zeros for phantom
-        VMs); NotFoundError when the VM is gone."""
+        VMs); CloudNotFoundError when the VM is gone."""
         path = self._at(region, "vms", csp_id, "metrics")
         return VmMetrics.model_validate(await self._http.call("GET", path))
 
@@ -339,4 +344,4 @@ class LocalCloudDriver:
 def local_drivers(base_url: str) -> dict[str, LocalCloudDriver]:
     """A driver per local cloud flavor, all sharing one HTTP client."""
     client = httpx.AsyncClient(timeout=TIMEOUT_S)
-    return {name: LocalCloudDriver(name, base_url, client) for name in FLAVORS}
+    return {name: LocalCloudDriver(name, base_url, client) for name in LOCAL_FLAVORS}

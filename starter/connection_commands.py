@@ -20,17 +20,10 @@ import sys
 from typing import Any
 
 from drivers.base import CloudDriver
-from drivers.connections import (
-    CREDENTIAL_FIELDS,
-    Connection,
-    ConnectionsError,
-    connection_driver,
-    load_connections,
-    parse_connection,
-    save_connections,
-    shadowing_error,
-)
+from drivers.connection import CREDENTIAL_FIELDS, Connection, ConnectionsError, parse_connection
+from drivers.credentials import load_connections, save_connections
 from drivers.errors import CloudError
+from drivers.registry import connection_driver, shadowing_error
 from localcloud.flavors import FLAVORS
 from starter.context import Context
 from starter.errors import FAILED, CliError

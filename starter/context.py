@@ -10,8 +10,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from drivers.base import CloudDriver
-from drivers.connections import ConnectionsError, cloud_drivers
+from drivers.connection import ConnectionsError
 from drivers.localcloud_admin import LocalCloudAdmin
+from drivers.registry import cloud_drivers
 from settings import Settings, load_settings
 from starter.errors import FAILED, CliError
 from store.repository import Store

@@ -22,7 +22,8 @@ from catalog.ranking import (
 )
 from catalog.records import CatalogSource, region_key
 from catalog.store import CatalogStore
-from drivers.errors import CloudError, NotFoundError
+from drivers.errors import CloudError
+from drivers.errors import CloudNotFoundError as NotFoundError
 from drivers.retry import retrying
 from models.mcis import McisRequest
 from models.naming import NAME_MAX_LENGTH

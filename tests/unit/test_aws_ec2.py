@@ -14,12 +14,12 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
 from activities.ssh_keys import generate_private_key, public_key_of
-from drivers.aws_ec2 import AwsEc2Driver, cloud_error, image_family
+from drivers.aws import AwsDriver, cloud_error, ec2_clients, image_family
 from drivers.errors import (
+    CloudNotFoundError,
     CloudUnreachableError,
     ConflictError,
     InvalidRequestError,
-    NotFoundError,
     PermanentCloudError,
     QuotaExceededError,
     ThrottledError,
@@ -40,8 +40,8 @@ def moto() -> Iterator[None]:
 
 
 @pytest.fixture
-async def driver(moto: None) -> AsyncIterator[AwsEc2Driver]:
-    ec2 = AwsEc2Driver("ec2", [REGION, "eu-west-1"], "AKIDEXAMPLE", "secret")
+async def driver(moto: None) -> AsyncIterator[AwsDriver]:
+    ec2 = AwsDriver("ec2", [REGION, "eu-west-1"], ec2_clients("AKIDEXAMPLE", "secret"))
     try:
         yield ec2
     finally:
@@ -56,7 +56,7 @@ def canonical(vm: CloudVm, action: TargetAction = TargetAction.NONE) -> VmStatus
     return to_canonical(vm.cloud, vm.native_status, action, vm.failure_reason)
 
 
-async def network(driver: AwsEc2Driver) -> tuple[str, str, str]:
+async def network(driver: AwsDriver) -> tuple[str, str, str]:
     vnet = await driver.ensure_vnet(REGION, "dev-net", "10.0.0.0/16", SUBNETS, {})
     group = await driver.ensure_security_group(REGION, "dev-sg", vnet.csp_id, DEFAULT_RULES, {})
     key = public_key_of(generate_private_key())
@@ -64,7 +64,7 @@ async def network(driver: AwsEc2Driver) -> tuple[str, str, str]:
     return vnet.subnets["default"], group.csp_id, "dev-key"
 
 
-async def request(driver: AwsEc2Driver, name: str, token: str, **tags: str) -> VmCreateRequest:
+async def request(driver: AwsDriver, name: str, token: str, **tags: str) -> VmCreateRequest:
     subnet, group, key = await network(driver)
     image = (await driver.images(REGION))[0].name
     return VmCreateRequest(
@@ -80,7 +80,7 @@ async def request(driver: AwsEc2Driver, name: str, token: str, **tags: str) -> V
     )
 
 
-async def test_catalog_has_priced_types_and_curated_images(driver: AwsEc2Driver) -> None:
+async def test_catalog_has_priced_types_and_curated_images(driver: AwsDriver) -> None:
     regions = await driver.regions()
     assert [(r.name, r.display_name) for r in regions] == [
         ("us-east-1", "US East (N. Virginia)"),
@@ -98,7 +98,7 @@ async def test_catalog_has_priced_types_and_curated_images(driver: AwsEc2Driver)
     assert {"amazon-linux-2023", "amazon-linux-2"} <= {i.os for i in images}
     assert len({i.os for i in images}) == len(images)  # the newest of each family
 
-    with pytest.raises(NotFoundError, match="region 'ap-south-1' is not one of its regions"):
+    with pytest.raises(CloudNotFoundError, match="region 'ap-south-1' is not one of its regions"):
         await driver.specs("ap-south-1")
 
 
@@ -111,7 +111,7 @@ def test_image_families() -> None:
     assert image_family("windows-server-2022") is None
 
 
-async def test_network_resources_are_idempotent(driver: AwsEc2Driver) -> None:
+async def test_network_resources_are_idempotent(driver: AwsDriver) -> None:
     vnets = await asyncio.gather(
         *(driver.ensure_vnet(REGION, "dev-net", "10.0.0.0/16", SUBNETS, {"a": "b"}) for _ in "xyz")
     )
@@ -153,7 +153,7 @@ async def test_network_resources_are_idempotent(driver: AwsEc2Driver) -> None:
 
 
 async def test_create_is_idempotent_by_tag_and_the_lifecycle_maps_native_states(
-    driver: AwsEc2Driver,
+    driver: AwsDriver,
 ) -> None:
     req = await request(driver, "dev-web-g1-1", "mcis-token-1", **{"mcis-uid": "u1"})
     created = await driver.create_vm(REGION, req)
@@ -183,11 +183,11 @@ async def test_create_is_idempotent_by_tag_and_the_lifecycle_maps_native_states(
     assert gone is not None and canonical(gone) is VmStatus.TERMINATED
     assert await driver.get_vm(REGION, "i-0123456789abcdef0") is None
     await driver.terminate_vm(REGION, "i-0123456789abcdef0")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(CloudNotFoundError):
         await driver.suspend_vm(REGION, "i-0123456789abcdef0")
 
 
-async def test_a_failed_instance_is_failed(driver: AwsEc2Driver) -> None:
+async def test_a_failed_instance_is_failed(driver: AwsDriver) -> None:
     vm = driver._vm(
         REGION,
         {
@@ -223,8 +223,8 @@ def client_error(code: str, status: int = 400) -> ClientError:
         ("InvalidParameterValue", 400, InvalidRequestError),
         ("InvalidParameterCombination", 400, InvalidRequestError),
         ("IncorrectInstanceState", 400, InvalidRequestError),
-        ("InvalidAMIID.NotFound", 400, NotFoundError),
-        ("InvalidInstanceID.NotFound", 400, NotFoundError),
+        ("InvalidAMIID.NotFound", 400, CloudNotFoundError),
+        ("InvalidInstanceID.NotFound", 400, CloudNotFoundError),
         ("InvalidKeyPair.Duplicate", 400, ConflictError),
         ("DependencyViolation", 400, TransientCloudError),
         ("InternalError", 500, TransientCloudError),

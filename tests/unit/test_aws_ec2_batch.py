@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 from moto import settings as moto_settings
 
 from drivers import batch
-from drivers.aws_ec2 import (
+from drivers.aws import (
     TAG_BATCH_TOKEN,
     TAG_CLIENT_TOKEN,
-    AwsEc2Driver,
+    AwsDriver,
     batch_token,
     ids_named,
     vm_shape,
@@ -31,9 +31,9 @@ from drivers.aws_ec2 import (
 from drivers.base import BatchVmSource
 from drivers.errors import (
     CloudError,
+    CloudNotFoundError,
     ConflictError,
     InvalidRequestError,
-    NotFoundError,
     ThrottledError,
     TransientCloudError,
 )
@@ -66,7 +66,7 @@ def tags_of(instance: dict[str, Any]) -> dict[str, str]:
 
 
 async def requests_for(
-    driver: AwsEc2Driver, count: int, specs: tuple[str, ...] = ("t3.micro", "t3.small")
+    driver: AwsDriver, count: int, specs: tuple[str, ...] = ("t3.micro", "t3.small")
 ) -> list[VmCreateRequest]:
     """`count` VMs of one MCIS (group g1), their instance types taking turns among `specs`."""
     vnet = await driver.ensure_vnet(
@@ -131,7 +131,7 @@ def client_error(code: str, status: int = 400, message: str = "") -> ClientError
 
 
 @pytest.fixture
-def spied(driver: AwsEc2Driver, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Calls]]:
+def spied(driver: AwsDriver, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Calls]]:
     client = driver._client(REGION)
     methods = ("run_instances", "create_tags", "stop_instances", "terminate_instances")
     yield {m: Calls(client, m, monkeypatch) for m in methods}
@@ -161,14 +161,14 @@ def assert_one_instance_per_vm(
     return vms
 
 
-async def test_the_aws_driver_is_a_batch_vm_source(driver: AwsEc2Driver) -> None:
+async def test_the_aws_driver_is_a_batch_vm_source(driver: AwsDriver) -> None:
     assert isinstance(driver, BatchVmSource)
     assert await driver.create_vms(REGION, []) == []
     assert await driver.act_on_vms(REGION, VmAction.SUSPEND, []) == []
 
 
 async def test_a_batch_over_two_types_is_two_run_instances_of_n_and_each_vm_is_tagged(
-    driver: AwsEc2Driver, spied: dict[str, Calls]
+    driver: AwsDriver, spied: dict[str, Calls]
 ) -> None:
     requests = await requests_for(driver, 7)
     answers = await batch.create_vms(driver, REGION, requests)
@@ -223,7 +223,7 @@ async def test_a_batch_over_two_types_is_two_run_instances_of_n_and_each_vm_is_t
     ids=["before-any-tag", "after-3-tags", "twice"],
 )
 async def test_a_batch_cut_short_while_tagging_ends_with_one_tagged_instance_per_vm(
-    driver: AwsEc2Driver, spied: dict[str, Calls], cut_at: list[int]
+    driver: AwsDriver, spied: dict[str, Calls], cut_at: list[int]
 ) -> None:
     """A crash between RunInstances and the last CreateTags: the call repeated finds the
     batch's instances (by the batch tag of its tagged VMs or by its token) and tags them."""
@@ -256,7 +256,7 @@ async def test_a_batch_cut_short_while_tagging_ends_with_one_tagged_instance_per
 
 
 async def test_a_cut_short_batch_that_another_call_cannot_match_is_not_made_again(
-    driver: AwsEc2Driver, spied: dict[str, Calls]
+    driver: AwsDriver, spied: dict[str, Calls]
 ) -> None:
     """A call with other VMs than the one whose batch was cut short cannot tell which of the
     batch's untagged instances is which VM: it refuses those VMs instead of making them twice;
@@ -285,7 +285,7 @@ async def test_a_cut_short_batch_that_another_call_cannot_match_is_not_made_agai
 
 
 async def test_a_batch_mixing_vms_made_singly_and_new_ones_makes_no_duplicate(
-    driver: AwsEc2Driver, spied: dict[str, Calls]
+    driver: AwsDriver, spied: dict[str, Calls]
 ) -> None:
     requests = await requests_for(driver, 7)
     singly = {i: await driver.create_vm(REGION, requests[i]) for i in (0, 3, 4)}
@@ -306,22 +306,22 @@ async def test_a_batch_mixing_vms_made_singly_and_new_ones_makes_no_duplicate(
 
 
 async def test_an_unknown_instance_type_fails_the_whole_call(
-    driver: AwsEc2Driver, spied: dict[str, Calls], monkeypatch: pytest.MonkeyPatch
+    driver: AwsDriver, spied: dict[str, Calls], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """EC2 refuses RunInstances of an unknown type whole (InvalidParameterValue: an
     InvalidRequestError); moto, with its instance type validation on, answers
-    InvalidInstanceType.NotFound (a NotFoundError). Either way no VM of that RunInstances is
+    InvalidInstanceType.NotFound (a CloudNotFoundError). Either way no VM of that RunInstances is
     made, and the call raises; the VMs of the call's other shapes are made and tagged first."""
     monkeypatch.setattr(moto_settings, "EC2_ENABLE_INSTANCE_TYPE_VALIDATION", True)
     requests = await requests_for(driver, 5, specs=("t3.micro", "t9.nonsense"))
-    with pytest.raises(NotFoundError, match=r"InvalidInstanceType\.NotFound"):
+    with pytest.raises(CloudNotFoundError, match=r"InvalidInstanceType\.NotFound"):
         await driver.create_vms(REGION, requests)
     held = at_moto()
     assert sorted(tags_of(i)["Name"] for i in held) == sorted(
         r.name for r in requests if r.spec == "t3.micro"
     )
     assert all(TAG_CLIENT_TOKEN in tags_of(i) for i in held)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(CloudNotFoundError):
         await driver.create_vms(REGION, requests)
     assert len(at_moto()) == 3
     valid = [r for r in requests if r.spec == "t3.micro"]
@@ -341,7 +341,7 @@ async def test_an_unknown_instance_type_fails_the_whole_call(
 
 
 async def test_actions_on_many_ids_are_one_call_each_with_per_id_errors(
-    driver: AwsEc2Driver, spied: dict[str, Calls], monkeypatch: pytest.MonkeyPatch
+    driver: AwsDriver, spied: dict[str, Calls], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     requests = await requests_for(driver, 7)
     vms = [v for v in await driver.create_vms(REGION, requests) if isinstance(v, CloudVm)]
@@ -355,7 +355,7 @@ async def test_actions_on_many_ids_are_one_call_each_with_per_id_errors(
 
     # An unknown id: EC2 refuses the call whole, naming it; it is sent again without it.
     answers = await driver.act_on_vms(REGION, VmAction.SUSPEND, [ids[0], UNKNOWN, ids[1]])
-    assert isinstance(answers[1], NotFoundError) and UNKNOWN in answers[1].message
+    assert isinstance(answers[1], CloudNotFoundError) and UNKNOWN in answers[1].message
     assert [a.native_status for a in (answers[0], answers[2]) if isinstance(a, CloudVm)] == [
         "stopped",
         "stopped",

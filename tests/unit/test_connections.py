@@ -12,16 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drivers.aws_ec2 import AwsEc2Driver
-from drivers.connections import (
-    ConnectionsError,
-    cloud_drivers,
-    load_connections,
-    parse_connection,
-    save_connections,
-)
-from drivers.libcloud_compute import LibcloudComputeDriver
+from drivers.aws import AwsDriver
+from drivers.connection import ConnectionsError, parse_connection
+from drivers.credentials import load_connections, save_connections
 from drivers.localcloud import LocalCloudDriver
+from drivers.openstack import OpenStackDriver
+from drivers.registry import cloud_drivers
 from settings import load_settings
 
 SECRET = "wJalrXUtnFEMI-very-secret-K7MDENG"
@@ -62,8 +58,9 @@ def test_a_connection_hides_its_credentials_everywhere() -> None:
         "endpoint": "http://127.0.0.1:5000",
         "credentials": ["access_key_id", "secret_access_key"],
         "options": {},
+        "locations": {},
     }
-    driver = AwsEc2Driver.from_connection(connection)
+    driver = AwsDriver.from_connection(connection)
     assert SECRET not in repr(driver) and "AKIDEXAMPLE" not in repr(driver)
 
 
@@ -81,6 +78,14 @@ def test_a_connection_hides_its_credentials_everywhere() -> None:
         ),
         ({"options": {"zone": "b"}}, "unknown option 'zone' for cloud aws (known: none)"),
         ({"endpoint": {"port": 5000}}, "endpoint needs url or host"),
+        (
+            {"locations": {"eu-west-1": {"latitude": 53.3, "longitude": -6.3}}},
+            "location of 'eu-west-1', which is not one of the regions",
+        ),
+        (
+            {"locations": {"us-east-1": {"latitude": 153.3, "longitude": -6.3}}},
+            "locations.us-east-1.latitude: Input should be less than or equal to 90",
+        ),
     ],
 )
 def test_bad_entries_are_refused_with_one_line_and_no_secret(
@@ -109,10 +114,21 @@ def test_save_then_load_round_trips_with_mode_0600(tmp_path: Path) -> None:
         }
     )
     ec2 = parse_connection(aws_entry())
-    save_connections(path, {"ec2": ec2, "my-gcp": gcp})
+    lab = parse_connection(
+        {
+            "name": "lab",
+            "cloud": "openstack",
+            "region": "RegionOne",
+            "credentials": {"auth_url": "u", "username": "u", "password": "p", "project_name": "p"},
+            "locations": {
+                "RegionOne": {"display_name": "Daejeon", "latitude": 36.35, "longitude": 127.38}
+            },
+        }
+    )
+    save_connections(path, {"ec2": ec2, "my-gcp": gcp, "lab": lab})
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_connections(path) == {"ec2": ec2, "my-gcp": gcp}
+    assert load_connections(path) == {"ec2": ec2, "my-gcp": gcp, "lab": lab}
     assert SECRET in path.read_text()  # the file is where the secret lives
     assert not list(path.parent.glob(".credentials-*"))
 
@@ -167,8 +183,8 @@ def test_drivers_are_the_local_flavors_plus_the_connections(tmp_path: Path) -> N
         ["aws", "gcp", "azure", "alibaba", "openstack", "cloudit", "ec2", "lab"]
     )
     assert isinstance(drivers["aws"], LocalCloudDriver)
-    assert isinstance(drivers["ec2"], AwsEc2Driver) and drivers["ec2"].provider == "ec2"
-    assert isinstance(drivers["lab"], LibcloudComputeDriver) and drivers["lab"].cloud == "openstack"
+    assert isinstance(drivers["ec2"], AwsDriver) and drivers["ec2"].provider == "ec2"
+    assert isinstance(drivers["lab"], OpenStackDriver) and drivers["lab"].provider == "lab"
 
 
 def test_a_connection_may_not_shadow_a_local_flavor_unless_the_local_cloud_is_off(
@@ -182,7 +198,7 @@ def test_a_connection_may_not_shadow_a_local_flavor_unless_the_local_cloud_is_of
         cloud_drivers(load_settings(env))
 
     drivers = cloud_drivers(load_settings({**env, "MCIS_LOCALCLOUD_ENABLED": "false"}))
-    assert list(drivers) == ["aws"] and isinstance(drivers["aws"], AwsEc2Driver)
+    assert list(drivers) == ["aws"] and isinstance(drivers["aws"], AwsDriver)
 
 
 def mcis(home: Path, *args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from drivers.base import BatchVmSource, CloudDriver
 from drivers.errors import (
     CloudError,
+    CloudNotFoundError,
     CloudUnreachableError,
     ConflictError,
     InvalidRequestError,
-    NotFoundError,
     QuotaExceededError,
     ThrottledError,
     TransientCloudError,
@@ -195,7 +195,7 @@ async def test_catalog_lists_regions_specs_and_images(drivers: Drivers) -> None:
     assert {s.region for s in specs} == {"asia-northeast3"}
     assert "gcp+asia-northeast3+e2-standard-2" in {s.id for s in specs}
     assert "debian-12" in {i.name for i in await gcp.images("asia-northeast3")}
-    with pytest.raises(NotFoundError, match="mars"):
+    with pytest.raises(CloudNotFoundError, match="mars"):
         await gcp.specs("mars")
 
 
@@ -319,7 +319,7 @@ async def test_terminated_aws_vm_stays_listed_and_gcp_vm_is_gone(
     ]
     assert await gcp.driver.list_vms(gcp.region, {"test": gcp.tag}) == []
     await gcp.driver.terminate_vm(gcp.region, gcp_vm.csp_id)  # gone already: still fine
-    with pytest.raises(NotFoundError, match="no longer exists"):
+    with pytest.raises(CloudNotFoundError, match="no longer exists"):
         await gcp.create(gcp_vm.client_token)  # the token never makes a second VM
 
 
@@ -551,7 +551,7 @@ async def test_act_on_vms_refuses_only_the_vms_it_cannot_act_on(
     unknown = "vm-0123456789abcdef"
     ids = [a.csp_id, unknown, b.csp_id, a.csp_id]
     suspended = await here.driver.act_on_vms(here.region, VmAction.SUSPEND, ids)
-    assert isinstance(suspended[1], NotFoundError) and unknown in suspended[1].message
+    assert isinstance(suspended[1], CloudNotFoundError) and unknown in suspended[1].message
     kept = vms_of([suspended[0], *suspended[2:]])
     assert [(vm.csp_id, vm.native_status) for vm in kept] == [
         (a.csp_id, "STOPPING"),

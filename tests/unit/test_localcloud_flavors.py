@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from drivers.localcloud import LOCAL_FLAVORS
 from drivers.status_map import SUPPORTED_PROVIDERS, to_canonical
 from localcloud.engine import ACTIONS, REGION_STRIDE
 from localcloud.flavors import FLAVORS, REGION_INDEX, Flavor, Phase, native_status, price
@@ -83,8 +84,8 @@ def test_flavor_has_regions_specs_and_images(flavor: Flavor) -> None:
     assert min(timings.stop_s, timings.start_s, timings.reboot_s, timings.terminate_s) > 0
 
 
-def test_flavor_names_are_the_supported_providers() -> None:
-    assert set(FLAVORS) == set(SUPPORTED_PROVIDERS)
+def test_flavor_names_are_the_supported_providers_and_the_drivers_flavors() -> None:
+    assert set(FLAVORS) == set(SUPPORTED_PROVIDERS) == set(LOCAL_FLAVORS)
 
 
 def test_every_region_has_its_own_public_address_block() -> None:
