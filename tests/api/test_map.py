@@ -13,8 +13,9 @@ import pytest
 
 from api.app import create_app
 from catalog.geo import estimated_rtt_ms, haversine_km
-from catalog.records import CatalogSource, RttMeasurement
-from catalog.sources import drivers_origin, flavor_catalog
+from catalog.records import CatalogRegion, CatalogSource, RttMeasurement
+from catalog.regions import AWS_REGIONS, AZURE_REGIONS, GCE_REGIONS
+from catalog.sources import drivers_origin
 from catalog.store import CatalogStore
 from models.records import McisRecord, NamespaceRecord, VmRecord
 from models.status import VmStatus
@@ -25,6 +26,8 @@ from starter.stack import isolated_env
 AUTH = ("map", "secret")
 SEOUL, BELGIUM, VIRGINIA = "aws/ap-northeast-2", "gcp/europe-west1", "azure/eastus"
 MEASURED_MS = 123.4
+PLACES = {"aws": AWS_REGIONS, "gcp": GCE_REGIONS, "azure": AZURE_REGIONS}
+"""The catalog places these clouds' regions; openstack's are left out of it."""
 
 
 def vm(mcis: str, name: str, provider: str, region: str, status: VmStatus) -> VmRecord:
@@ -40,6 +43,21 @@ def vm(mcis: str, name: str, provider: str, region: str, status: VmStatus) -> Vm
         client_token=f"token-{mcis}-{name}",
         status=status,
     )
+
+
+def catalog_regions() -> list[CatalogRegion]:
+    return [
+        CatalogRegion(
+            provider=provider,
+            name=region,
+            display_name=city,
+            latitude=latitude,
+            longitude=longitude,
+            source=CatalogSource.DRIVERS,
+        )
+        for provider, places in PLACES.items()
+        for region, (city, latitude, longitude) in places.items()
+    ]
 
 
 @pytest.fixture
@@ -72,7 +90,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     )
     catalog = CatalogStore.from_settings(ctx.settings)
     origin = drivers_origin(ctx.drivers, ctx.settings.localcloud_url)
-    catalog.replace_source(CatalogSource.DRIVERS, *flavor_catalog(), origin=origin)
+    catalog.replace_source(CatalogSource.DRIVERS, catalog_regions(), [], origin=origin)
     catalog.record_measurements(rtts=[RttMeasurement(a=SEOUL, b=BELGIUM, rtt_ms=MEASURED_MS)])
     catalog.close()
     app = create_app(ctx.settings, ctx)
@@ -125,8 +143,15 @@ async def test_namespace_and_global_maps_count_every_mcis(client: httpx.AsyncCli
     assert (namespace["mcis"], namespace["vms"]) == (None, 6)
     regions = {r["key"]: r for r in namespace["regions"]}
     assert regions[SEOUL]["mcis"] == {"dev/db": 1, "dev/web": 2}
-    assert regions["openstack/RegionOne"]["vms"] == 1
-    assert len(namespace["links"]) == 4 * 3 // 2
+    unplaced = regions["openstack/RegionOne"]
+    assert (unplaced["vms"], unplaced["latitude"], unplaced["display_name"]) == (1, None, "")
+    links = namespace["links"]
+    assert len(links) == 4 * 3 // 2
+    assert all(
+        link["rtt_ms"] is None and link["source"] == "estimated"
+        for link in links
+        if "openstack/RegionOne" in (link["a"], link["b"])
+    )
     everything = await get(client, "/v1/map")
     assert (everything["namespace"], everything["vms"]) == (None, 7)
     assert {r["key"]: r["mcis"] for r in everything["regions"]}["aws/us-east-1"] == {"other/web": 1}

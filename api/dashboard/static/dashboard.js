@@ -43,10 +43,19 @@ async function api(path) {
 }
 
 const failures = new Map(); // what failed at its last refresh, by part
+const PARTS = {
+  config: "settings",
+  countries: "country shapes",
+  showNamespaces: "namespaces",
+  showMcisList: "MCIS list",
+  showMcis: "MCIS status",
+  showMap: "map",
+  showPolicy: "policy",
+};
 
 function showFailures() {
   const banner = document.getElementById("errors");
-  banner.replaceChildren(...[...failures].map(([part, message]) => el("p", {}, `${part}: ${message}`)));
+  banner.replaceChildren(...[...failures].map(([part, message]) => el("p", {}, `${PARTS[part] ?? part}: ${message}`)));
   banner.hidden = failures.size === 0;
 }
 

@@ -90,12 +90,34 @@ function ringPoints(arcs, indices) {
   return points;
 }
 
-function ringPath(points) {
-  const steps = points.map(([lon, lat], k) => {
-    const [x, y] = project(lon, lat);
-    return `${k ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`;
+// A ring that crosses the antimeridian jumps by ~360 degrees of longitude: unwrapped, it is one
+// shape reaching past +-180, drawn again one world-width over so the map's edge clips both
+// parts. A jump along a pole (Antarctica's edge from +180 to -180) is no crossing.
+function unwrap(points) {
+  let shift = 0;
+  return points.map(([lon, lat], k) => {
+    if (k) {
+      const [lastLon, lastLat] = points[k - 1];
+      const polar = Math.abs(lat) > 89.9 && Math.abs(lastLat) > 89.9;
+      if (!polar && Math.abs(lon - lastLon) > 180) shift += lon < lastLon ? 360 : -360;
+    }
+    return [lon + shift, lat];
   });
-  return `${steps.join("")}Z`;
+}
+
+function ringPaths(points) {
+  const ring = unwrap(points);
+  const lons = ring.map(([lon]) => lon);
+  const copies = [0];
+  if (Math.max(...lons) > 180) copies.push(-360);
+  if (Math.min(...lons) < -180) copies.push(360);
+  return copies.map((offset) => {
+    const steps = ring.map(([lon, lat], k) => {
+      const [x, y] = project(lon + offset, lat);
+      return `${k ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`;
+    });
+    return `${steps.join("")}Z`;
+  });
 }
 
 /** [{name, d}] of the countries of a world-atlas topology. */
@@ -105,7 +127,7 @@ export function countryPaths(topology) {
   for (const geometry of topology.objects.countries.geometries) {
     const polygons =
       geometry.type === "Polygon" ? [geometry.arcs] : geometry.type === "MultiPolygon" ? geometry.arcs : [];
-    const d = polygons.flatMap((rings) => rings.map((r) => ringPath(ringPoints(arcs, r)))).join("");
+    const d = polygons.flatMap((rings) => rings.flatMap((r) => ringPaths(ringPoints(arcs, r)))).join("");
     if (d) found.push({ name: geometry.properties?.name ?? "", d });
   }
   return found;
@@ -124,25 +146,32 @@ function graticule() {
   return lines;
 }
 
-// Markers at (nearly) one place are spread around it, so each stays visible and clickable.
+// Markers closer than CLUSTER_PX are spread on a circle around their mean, first one on top,
+// so each stays visible and its label readable.
+const CLUSTER_PX = 16;
+
 function placeMarkers(regions) {
-  const placed = [];
-  const byCell = new Map();
+  const clusters = [];
   for (const region of regions) {
     if (region.latitude === null || region.longitude === null) continue;
     const [x, y] = project(region.longitude, region.latitude);
-    const cell = `${Math.round(x / 12)},${Math.round(y / 12)}`;
-    if (!byCell.has(cell)) byCell.set(cell, []);
-    byCell.get(cell).push({ region, x, y });
+    const near = clusters.find((c) => Math.hypot(c.x - x, c.y - y) < CLUSTER_PX);
+    if (near) {
+      near.items.push({ region, x, y });
+      near.x = near.items.reduce((sum, i) => sum + i.x, 0) / near.items.length;
+      near.y = near.items.reduce((sum, i) => sum + i.y, 0) / near.items.length;
+    } else {
+      clusters.push({ x, y, items: [{ region, x, y }] });
+    }
   }
-  for (const group of byCell.values()) {
-    group.forEach((item, i) => {
-      const angle = (2 * Math.PI * i) / group.length;
-      const spread = group.length > 1 ? 14 : 0;
-      placed.push({ ...item, x: item.x + spread * Math.cos(angle), y: item.y + spread * Math.sin(angle) });
-    });
-  }
-  return placed;
+  return clusters.flatMap(({ x, y, items }) =>
+    items.map((item, i) => {
+      if (items.length === 1) return item;
+      const angle = -Math.PI / 2 + (2 * Math.PI * i) / items.length;
+      const spread = 12 + 4 * items.length;
+      return { ...item, x: x + spread * Math.cos(angle), y: y + spread * Math.sin(angle) };
+    }),
+  );
 }
 
 export class WorldMap {
