@@ -1,8 +1,9 @@
 """The one shape of an `mcis` command. Each module of this package declares the commands of one
-noun as `COMMANDS`: a `Command` is a name, its handler `(ctx, args) -> int`, a help text, its
-arguments (`arg(...)`, the words of `add_argument`) and fixed values for the handler; a `Group`
-is a noun with commands of its own (`mcis ns create`). `build_parser` makes the argparse tree
-from them and gives every command `--json`; bad usage is one line and exit code 2."""
+noun as `COMMANDS`: a `Command` is its words (`"ns create"`), its handler `(ctx, args) -> int`, a
+help text, its arguments (`arg(...)`, the words of `add_argument`) and fixed values for the
+handler; a `Group` is a noun with commands of its own (`"ns"`), declared before them.
+`build_parser` makes the argparse tree from them and gives every command `--json`; bad usage is
+one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def arg(*names: str, **options: Any) -> Arg:
 
 @dataclass(frozen=True)
 class Command:
-    """`mcis ... NAME`: runs `handler` with the parsed arguments and `fixed` values."""
+    """`mcis NAME`: runs `handler` with the parsed arguments and `fixed` values."""
 
     name: str
     handler: Handler
@@ -47,7 +48,6 @@ class Group:
 
     name: str
     help: str
-    commands: Sequence[Command | Group]
 
 
 MCIS = (arg("namespace"), arg("name"))
@@ -66,18 +66,17 @@ class Parser(argparse.ArgumentParser):
 def build_parser(commands: Sequence[Command | Group], description: str) -> Parser:
     """The `mcis` parser of these commands."""
     root = Parser(prog="mcis", description=description)
-    _add(root, "commands", commands)
-    return root
-
-
-def _add(parent: Parser, title: str, commands: Sequence[Command | Group]) -> None:
-    sub = parent.add_subparsers(title=title, required=True, parser_class=Parser)
+    groups = {"": root.add_subparsers(title="commands", required=True, parser_class=Parser)}
     for command in commands:
-        parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        group, _, name = command.name.rpartition(" ")
+        parser = groups[group].add_parser(name, help=command.help, description=command.help)
         if isinstance(command, Group):
-            _add(parser, f"{command.name} commands", command.commands)
+            groups[command.name] = parser.add_subparsers(
+                title=f"{command.name} commands", required=True, parser_class=Parser
+            )
             continue
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
         for argument in command.args:
             parser.add_argument(*argument.names, **argument.options)
         parser.set_defaults(handler=command.handler, **command.fixed)
+    return root

@@ -6,20 +6,13 @@ from starter import namespace_commands
 from starter.commands import Command, Group, arg
 
 COMMANDS = (
-    Group(
-        "ns",
-        "namespaces",
-        (
-            Command(
-                "create",
-                namespace_commands.create,
-                "create a namespace",
-                (arg("name"), arg("--description", default="")),
-            ),
-            Command("list", namespace_commands.list_namespaces, "list namespaces"),
-            Command(
-                "delete", namespace_commands.delete, "delete an empty namespace", (arg("name"),)
-            ),
-        ),
+    Group("ns", "namespaces"),
+    Command(
+        "ns create",
+        namespace_commands.create,
+        "create a namespace",
+        (arg("name"), arg("--description", default="")),
     ),
+    Command("ns list", namespace_commands.list_namespaces, "list namespaces"),
+    Command("ns delete", namespace_commands.delete, "delete an empty namespace", (arg("name"),)),
 )

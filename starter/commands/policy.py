@@ -9,24 +9,23 @@ from starter.commands import MCIS, Command, Group, arg
 from starter.commands.remote import REMOTE
 
 COMMANDS = (
-    Group(
-        "policy",
-        "auto-control policies",
-        (
-            Command(
-                "create",
-                policy_commands.create,
-                "start auto-control of an MCIS",
-                (*MCIS, arg("-f", "--file", required=True, help="policy file (YAML or JSON)")),
-            ),
-            Command("status", policy_commands.status, "state, samples, decisions", MCIS),
-            *(
-                Command(
-                    change, policy_commands.change, f"{change} the policy", MCIS, {"change": change}
-                )
-                for change in ("pause", "resume", "delete")
-            ),
-        ),
+    Group("policy", "auto-control policies"),
+    Command(
+        "policy create",
+        policy_commands.create,
+        "start auto-control of an MCIS",
+        (*MCIS, arg("-f", "--file", required=True, help="policy file (YAML or JSON)")),
+    ),
+    Command("policy status", policy_commands.status, "state, samples, decisions", MCIS),
+    *(
+        Command(
+            f"policy {change}",
+            policy_commands.change,
+            f"{change} the policy",
+            MCIS,
+            {"change": change},
+        )
+        for change in ("pause", "resume", "delete")
     ),
     Command(
         "load",

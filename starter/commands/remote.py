@@ -30,13 +30,16 @@ COMMANDS = (
         "copy a file to the VMs",
         (*REMOTE, arg("source"), arg("destination")),
     ),
-    Group(
-        "deploy",
-        "deploy an app on every VM",
-        tuple(
-            Command(app, remote_commands.deploy, f"deploy {app} on the VMs", REMOTE, {"app": app})
-            for app in sorted(APPS)
-        ),
+    Group("deploy", "deploy an app on every VM"),
+    *(
+        Command(
+            f"deploy {app}",
+            remote_commands.deploy,
+            f"deploy {app} on the VMs",
+            REMOTE,
+            {"app": app},
+        )
+        for app in sorted(APPS)
     ),
     Command(
         "bench",

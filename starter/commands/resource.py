@@ -10,36 +10,31 @@ KINDS = sorted(RESOURCE_KINDS)
 RESOURCE = (arg("kind", choices=KINDS), arg("namespace"), arg("name"))
 
 COMMANDS = (
-    Group(
-        "resource",
-        "MCIR: vNets, security groups, SSH keys",
+    Group("resource", "MCIR: vNets, security groups, SSH keys"),
+    Command(
+        "resource create",
+        resource_commands.create,
+        "create a resource",
         (
-            Command(
-                "create",
-                resource_commands.create,
-                "create a resource",
-                (
-                    *RESOURCE,
-                    arg("--provider", required=True),
-                    arg("--region", required=True),
-                    arg("--cidr", help="vnet: address range"),
-                    arg("--subnet", action="append", default=[], help="vnet: NAME=CIDR"),
-                    arg("--vnet", help="security-group: its vnet"),
-                    arg(
-                        "--rule",
-                        action="append",
-                        default=[],
-                        help="security-group: tcp:22, tcp:80-90@10.0.0.0/8, icmp",
-                    ),
-                ),
+            *RESOURCE,
+            arg("--provider", required=True),
+            arg("--region", required=True),
+            arg("--cidr", help="vnet: address range"),
+            arg("--subnet", action="append", default=[], help="vnet: NAME=CIDR"),
+            arg("--vnet", help="security-group: its vnet"),
+            arg(
+                "--rule",
+                action="append",
+                default=[],
+                help="security-group: tcp:22, tcp:80-90@10.0.0.0/8, icmp",
             ),
-            Command(
-                "list",
-                resource_commands.list_resources,
-                "list resources",
-                (arg("namespace"), arg("--kind", choices=KINDS)),
-            ),
-            Command("delete", resource_commands.delete, "delete a resource", RESOURCE),
         ),
     ),
+    Command(
+        "resource list",
+        resource_commands.list_resources,
+        "list resources",
+        (arg("namespace"), arg("--kind", choices=KINDS)),
+    ),
+    Command("resource delete", resource_commands.delete, "delete a resource", RESOURCE),
 )

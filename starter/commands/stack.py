@@ -7,18 +7,11 @@ from starter import api_commands, stack_commands
 from starter.commands import Command, Group
 
 COMMANDS = (
-    Group(
-        "stack",
-        "the embedded stack",
-        (
-            Command("up", stack_commands.up, "start Temporal, the local cloud and a worker"),
-            Command("down", stack_commands.down, "stop the embedded stack"),
-            Command("status", stack_commands.status, "show what runs"),
-        ),
-    ),
+    Group("stack", "the embedded stack"),
+    Command("stack up", stack_commands.up, "start Temporal, the local cloud and a worker"),
+    Command("stack down", stack_commands.down, "stop the embedded stack"),
+    Command("stack status", stack_commands.status, "show what runs"),
     Command(
-        "api",
-        api_commands.serve,
-        "serve the REST API and the CB-Spider endpoints until stopped",
+        "api", api_commands.serve, "serve the REST API and the CB-Spider endpoints until stopped"
     ),
 )
