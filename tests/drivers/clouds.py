@@ -177,9 +177,21 @@ GCP = CloudCase(
     routes=(
         # Written by us in the recorded format: the zone's instances before the create (none),
         # after it (node-name with mcis's labels), and stopped (GCE's TERMINATED).
-        Route(GCE_INSTANCES, ours("gcp/zones_us-central1-a_instances_before_create.json"), "start"),
-        Route(GCE_INSTANCES, ours("gcp/zones_us-central1-a_instances_running.json"), "running"),
-        Route(GCE_INSTANCES, ours("gcp/zones_us-central1-a_instances_stopped.json"), "stopped"),
+        Route(
+            GCE_INSTANCES,
+            ours("gcp/zones_us-central1-a_instances_before_create.json"),
+            phases=("start", "deleted"),
+        ),
+        Route(
+            GCE_INSTANCES,
+            ours("gcp/zones_us-central1-a_instances_running.json"),
+            phases=("running",),
+        ),
+        Route(
+            GCE_INSTANCES,
+            ours("gcp/zones_us-central1-a_instances_stopped.json"),
+            phases=("stopped",),
+        ),
         # Written by us: instances.start and its operation (Libcloud's mock has no start).
         Route(
             rf"POST \S*{GCE_ZONE}/instances/node-name/start\?",
@@ -203,6 +215,7 @@ GCP = CloudCase(
         Transition(rf"POST \S*{GCE_ZONE}/instances\?", "running"),
         Transition(r"/instances/node-name/stop\?", "stopped"),
         Transition(r"/instances/node-name/start\?", "running"),
+        Transition(rf"DELETE \S*{GCE_ZONE}/instances/node-name\?", "deleted"),
     ),
     existing_network="cf",
     existing_subnet="972cf02e6ad49112",
@@ -235,8 +248,8 @@ OPENSTACK = CloudCase(
     routes=(
         # Written by us in the recorded format: the servers after the create (racktest, with
         # mcis's metadata) and after os-stop (SHUTOFF).
-        Route(NOVA_SERVERS, ours("openstack/servers_detail_running.json"), "running"),
-        Route(NOVA_SERVERS, ours("openstack/servers_detail_stopped.json"), "stopped"),
+        Route(NOVA_SERVERS, ours("openstack/servers_detail_running.json"), phases=("running",)),
+        Route(NOVA_SERVERS, ours("openstack/servers_detail_stopped.json"), phases=("stopped",)),
         # Nova answers a server action with 202 and no body, a delete with 204.
         Route(rf"POST \S*/servers/{NOVA_MADE}/action\?", None, status=202),
         Route(rf"DELETE \S*/servers/{NOVA_MADE}\?", None, status=204),
@@ -254,6 +267,7 @@ OPENSTACK = CloudCase(
         Transition(r"POST \S*/servers\?", "running"),
         Transition(r"/action\? .*os-stop", "stopped"),
         Transition(r"/action\? .*os-start", "running"),
+        Transition(rf"DELETE \S*/servers/{NOVA_MADE}\?", "deleted"),
     ),
     existing_network="net1",
     network_create_pattern=r"POST \S*/v2.0/networks\?",
@@ -296,13 +310,15 @@ ALIBABA = CloudCase(
         Route(r"Action=DeleteInstance", theirs("ecs/delete_instance.xml")),
         # Written by us in the recorded format: DescribeInstances once mcis made web-1 (its tags
         # in the description), running and stopped (a new ECS instance is Stopped until started).
-        Route(ECS_LISTING, ours("alibaba/describe_instances_running.xml"), "running"),
-        Route(ECS_LISTING, ours("alibaba/describe_instances_stopped.xml"), "stopped"),
+        Route(ECS_LISTING, ours("alibaba/describe_instances_running.xml"), phases=("running",)),
+        Route(ECS_LISTING, ours("alibaba/describe_instances_stopped.xml"), phases=("stopped",)),
+        Route(ECS_LISTING, ours("alibaba/describe_instances_none.xml"), phases=("deleted",)),
     ),
     transitions=(
         Transition(r"Action=CreateInstance", "stopped"),
         Transition(r"Action=StopInstance", "stopped"),
         Transition(r"Action=StartInstance", "running"),
+        Transition(r"Action=DeleteInstance", "deleted"),
     ),
     lacks=frozenset(
         {
@@ -347,12 +363,20 @@ AZURE = CloudCase(
         # (none) and after it (test-node-1 with mcis's tags), its instance view once
         # deallocated, the subnets of the recorded test_network, and the resource group's
         # network security groups (Libcloud records none of these).
-        Route(AZURE_VMS, ours("azure/virtualMachines_before_create.json"), "start"),
-        Route(AZURE_VMS, ours("azure/virtualMachines_running.json")),
+        Route(
+            AZURE_VMS, ours("azure/virtualMachines_before_create.json"), phases=("start", "deleted")
+        ),
+        Route(AZURE_VMS, ours("azure/virtualMachines_running.json"), phases=("running", "stopped")),
+        Route(
+            rf"GET {AZURE_VM}\?",
+            ours("azure/virtualMachine_not_found.json"),
+            phases=("deleted",),
+            status=404,
+        ),
         Route(
             rf"GET {AZURE_VM}/InstanceView\?",
             ours("azure/test_node_1_InstanceView_deallocated.json"),
-            "stopped",
+            phases=("stopped",),
         ),
         Route(
             r"GET \S*/virtualNetworks/test_network/subnets\?",
@@ -369,6 +393,7 @@ AZURE = CloudCase(
         Transition(rf"PUT {AZURE_VM}\?", "running"),
         Transition(rf"POST {AZURE_VM}/deallocate\?", "stopped"),
         Transition(rf"POST {AZURE_VM}/start\?", "running"),
+        Transition(rf"DELETE {AZURE_VM}\?", "deleted"),
     ),
     lacks=frozenset({"make_vnet", "make_security_group"}),
     existing_network="test_network",

@@ -81,12 +81,12 @@ def theirs(name: str) -> Path:
 @dataclass(frozen=True)
 class Route:
     """Answer requests matching `pattern` (a regex searched in `SentRequest.line`) with `body`,
-    in `phase` only when given."""
+    only in the given phases (any phase when none)."""
 
     pattern: str
     body: Path | None
     """The recorded answer; None for an empty one (as Nova's 202 to a server action)."""
-    phase: str | None = None
+    phases: tuple[str, ...] = ()
     status: int = 200
 
 
@@ -137,7 +137,8 @@ class MockCloud(unittest.TestCase):
             if re.search(transition.pattern, sent.line):
                 self.phase = transition.phase
         for route in self.routes:
-            if route.phase in (None, self.phase) and re.search(route.pattern, sent.line):
+            in_phase = not route.phases or self.phase in route.phases
+            if in_phase and re.search(route.pattern, sent.line):
                 text = route.body.read_text() if route.body else ""
                 headers = {} if text.startswith("<") else {"content-type": "application/json"}
                 return route.status, text, headers, "OK"

@@ -192,6 +192,9 @@ async def test_terminate_deletes_the_vm_and_a_gone_vm_is_no_error(cloud: Cloud) 
     cloud.mock.phase = "running"
     await driver.terminate_vm(case.region, case.vm_id)
     assert len(cloud.mock.sent(case.delete_pattern)) == 1
+    assert await driver.get_vm(case.region, case.vm_id) is None
+    assert await driver.list_vms(case.region, TAGS) == []
+    await driver.terminate_vm(case.region, case.vm_id)
     await driver.terminate_vm(case.region, "no-such-vm")
     assert len(cloud.mock.sent(case.delete_pattern)) == 1
 
