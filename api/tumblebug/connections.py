@@ -10,6 +10,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.tumblebug.state import CompatState
+from drivers.credentials import load_connections
 from store.registrations import SPIDER
 
 PROVIDERS = ("AWS", "AZURE", "GCP", "ALIBABA", "OPENSTACK", "CLOUDIT")
@@ -36,6 +37,22 @@ def key_value(pairs: list[dict[str, Any]], *keys: str) -> str:
     return next((found[k] for k in keys if found.get(k)), "")
 
 
+def _provider(state: CompatState, cloud: str, region: str) -> str | None:
+    """The mcis provider of `cloud` in `region`: the local flavor of that name, else the first
+    connection (by name) of that cloud that uses the region."""
+    if cloud in state.ctx.drivers:
+        return cloud
+    connections = load_connections(state.ctx.settings.connections_file)
+    return next(
+        (
+            name
+            for name, connection in sorted(connections.items())
+            if connection.cloud == cloud and region in connection.regions
+        ),
+        None,
+    )
+
+
 async def resolve(state: CompatState, config_name: str) -> Place:
     """The place of a registered connection config; 404 unless it and its region are
     registered, 400 unless mcis reaches that cloud region."""
@@ -57,13 +74,13 @@ async def resolve(state: CompatState, config_name: str) -> Place:
             "exist or names no Region: register it with CB-Spider (POST /spider/region)",
         )
     cloud = config["ProviderName"]
-    provider = cloud.lower()
-    if provider not in state.ctx.drivers:
+    provider = _provider(state, cloud.lower(), region)
+    if provider is None:
         raise ApiError(
             400,
             "bad_request",
-            f"connection config {config_name}: mcis reaches no {cloud} cloud (the local cloud "
-            f"is disabled and no mcis connection of {provider} uses region {region})",
+            f"connection config {config_name}: mcis reaches no {cloud} cloud in {region} (no "
+            f"local cloud flavor {cloud.lower()} and no mcis connection of it with that region)",
         )
     if region not in await state.regions(provider):
         raise ApiError(

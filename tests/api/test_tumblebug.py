@@ -1,0 +1,216 @@
+"""The CB-Tumblebug 0.3 API without a stack (httpx over ASGI, an in-memory cloud behind the
+Spider connection `aws-r1`): status strings as Tumblebug words them; ids derived from names
+(`NS_01` is `ns-01`, found written either way); namespaces, images and specs in Tumblebug's
+shapes with its messages; specs and images checked against what the cloud offers; a
+connection, spec or namespace that does not exist is a 404 with a message, and nothing
+reaches Temporal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.spider import create_spider_app
+from api.tumblebug.status import status_string
+from drivers.base import CloudDriver
+from models.status import VmStatus
+from settings import Settings, load_settings
+from starter.context import Context
+from starter.stack import isolated_env
+from tests.api.conftest import CREDENTIALS, PASSWORD, USERNAME
+from tests.fake_cloud import FakeCloud, FakeDriver
+
+S = VmStatus
+CONNECTION = "aws-r1"
+SPEC = {"connectionName": CONNECTION, "name": "SPEC_01", "cspSpecName": "small"}
+IMAGE = {
+    "connectionName": CONNECTION,
+    "name": "IMAGE_01",
+    "cspImageId": "ubuntu",
+    "cspImageName": "Ubuntu 22.04",
+    "creationDate": "2020-12-01",
+    "description": "registered with info",
+    "guestOS": "Ubuntu",
+    "status": "available",
+    "keyValueList": [{"Key": "arch", "Value": "x86_64"}],
+}
+
+
+class FakeCloudContext(Context):
+    """The in-memory cloud as `aws`; Temporal must not be asked for: nothing may start."""
+
+    @cached_property
+    def drivers(self) -> dict[str, CloudDriver]:
+        return {"aws": FakeDriver("aws", FakeCloud())}
+
+    async def client(self) -> Any:
+        raise AssertionError("the request reached Temporal")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({**isolated_env(tmp_path, "mcis-tumblebug-unit"), **CREDENTIALS})
+
+
+def client_of(app: FastAPI, base_url: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url=base_url, auth=(USERNAME, PASSWORD))
+
+
+@pytest.fixture
+async def tb(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The Tumblebug API with the Spider connection `aws-r1` registered and `NS_01` made."""
+    async with client_of(create_spider_app(settings), "http://spider") as spider:
+        for path, body in (
+            ("region", {"RegionName": "r1", "ProviderName": "AWS",
+                        "KeyValueInfoList": [{"Key": "Region", "Value": "r1"},
+                                             {"Key": "Zone", "Value": "r1a"}]}),
+            ("connectionconfig", {"ConfigName": CONNECTION, "ProviderName": "AWS",
+                                  "RegionName": "r1"}),
+        ):  # fmt: skip
+            assert (await spider.post(f"/spider/{path}", json=body)).status_code == 200
+    app = create_app(settings, FakeCloudContext(settings))
+    async with client_of(app, "http://api") as client:
+        made = await client.post("/tumblebug/ns", json={"name": "NS_01", "description": "d"})
+        assert made.status_code == 201, made.text
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([S.RUNNING, S.RUNNING], "Running-(2/2)"),
+        ([S.SUSPENDED] * 2, "Suspended-(2/2)"),
+        ([S.RUNNING, S.RUNNING, S.SUSPENDING], "Partial-Running-(2/3)"),
+        ([S.RUNNING, S.SUSPENDED], "Partial-Suspended-(1/2)"),  # a tie: Suspended comes first
+        ([S.RUNNING, S.CREATING], "Partial-Running-(1/2)"),
+        ([S.RUNNING, S.FAILED, S.UNDEFINED], "Failed-(1/3)"),
+        ([S.RUNNING, S.RUNNING, S.UNDEFINED], "Include-NotDefinedStatus-(1/3)"),
+        ([S.TERMINATED] * 3, "Terminated-(3/3)"),
+    ],
+)
+def test_the_status_string_is_tumblebugs(statuses: list[VmStatus], expected: str) -> None:
+    assert status_string(statuses) == expected
+
+
+async def test_a_namespace_id_derives_from_its_name_and_finds_it_written_either_way(
+    tb: httpx.AsyncClient,
+) -> None:
+    expected = {"id": "ns-01", "name": "NS_01", "description": "d"}
+    for path in ("/tumblebug/ns/NS_01", "/tumblebug/ns/ns-01", "/tumblebug/ns/Ns_01"):
+        answer = await tb.get(path)
+        assert (answer.status_code, answer.json()) == (200, expected)
+    assert (await tb.get("/tumblebug/ns")).json() == {"ns": [expected]}
+    again = await tb.post("/tumblebug/ns", json={"name": "ns-01"})
+    assert again.status_code == 409 and "already exists" in again.json()["message"]
+
+
+async def test_a_namespace_is_deleted_with_tumblebugs_message(tb: httpx.AsyncClient) -> None:
+    answer = await tb.delete("/tumblebug/ns/NS_01")
+    assert (answer.status_code, answer.json()["message"]) == (200, "The ns has been deleted")
+    gone = await tb.get("/tumblebug/ns/ns-01")
+    assert gone.status_code == 404
+    assert gone.json()["message"] == "The namespace ns-01 does not exist"
+
+
+async def test_a_name_that_derives_no_valid_id_is_a_400(tb: httpx.AsyncClient) -> None:
+    answer = await tb.post("/tumblebug/ns", json={"name": "NS 01!"})
+    assert answer.status_code == 400
+    assert "namespace id 'ns 01!' is invalid" in answer.json()["message"]
+
+
+async def test_a_spec_registered_names_the_catalogs_and_shows_its_figures(
+    tb: httpx.AsyncClient,
+) -> None:
+    answer = await tb.post("/tumblebug/ns/NS_01/resources/spec", json=SPEC)
+    assert answer.status_code == 201, answer.text
+    spec = answer.json()
+    assert spec["id"] == "spec-01" and spec["name"] == "SPEC_01"
+    assert spec["connectionName"] == CONNECTION and spec["cspSpecName"] == "small"
+    assert (spec["num_vCPU"], spec["mem_GiB"], spec["mem_MiB"]) == (1, 1, 1024)
+    assert spec["cost_per_hour"] == 0.01
+    assert (await tb.get("/tumblebug/ns/ns-01/resources/spec/SPEC_01")).json() == spec
+    assert (await tb.get("/tumblebug/ns/ns-01/resources/spec")).json() == {"spec": [spec]}
+
+
+async def test_an_image_registered_with_info_echoes_it(tb: httpx.AsyncClient) -> None:
+    path = "/tumblebug/ns/ns-01/resources/image?action=registerWithInfo"
+    answer = await tb.post(path, json=IMAGE)
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == {**IMAGE, "id": "image-01"}
+    by_id = {"connectionName": CONNECTION, "name": "IMAGE_02", "cspImageId": "ubuntu"}
+    answer = await tb.post("/tumblebug/ns/ns-01/resources/image?action=registerWithId", json=by_id)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["cspImageName"] == "ubuntu" and answer.json()["status"] == "Available"
+    listed = (await tb.get("/tumblebug/ns/ns-01/resources/image")).json()["image"]
+    assert [image["id"] for image in listed] == ["image-01", "image-02"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "says"),
+    [
+        ("spec", {**SPEC, "cspSpecName": "huge"}, 404, "AWS offers no spec 'huge' in r1"),
+        ("image?action=registerWithId", {**IMAGE, "cspImageId": "win"}, 404, "no image 'win'"),
+        ("image", IMAGE, 400, "action"),
+        ("image?action=guess", IMAGE, 400, "action"),
+        ("spec", {**SPEC, "connectionName": "gcp-x"}, 404, "POST /spider/connectionconfig"),
+        ("spec", {"name": "SPEC_01"}, 400, "connectionName"),
+    ],
+)
+async def test_a_bad_image_or_spec_is_refused_with_a_message(
+    tb: httpx.AsyncClient, path: str, body: dict[str, Any], status: int, says: str
+) -> None:
+    answer = await tb.post(f"/tumblebug/ns/ns-01/resources/{path}", json=body)
+    assert answer.status_code == status, answer.text
+    assert says in answer.json()["message"]
+
+
+async def test_a_spec_is_deleted_with_its_message_and_a_namespace_holding_one_is_kept(
+    tb: httpx.AsyncClient,
+) -> None:
+    await tb.post("/tumblebug/ns/ns-01/resources/spec", json=SPEC)
+    refused = await tb.delete("/tumblebug/ns/ns-01")
+    assert refused.status_code == 409 and "not empty" in refused.json()["message"]
+    answer = await tb.delete("/tumblebug/ns/ns-01/resources/spec/SPEC_01")
+    assert answer.json() == {"message": "The spec spec-01 has been deleted"}
+    gone = await tb.get("/tumblebug/ns/ns-01/resources/spec/spec-01")
+    assert (gone.status_code, gone.json()["message"]) == (404, "The spec spec-01 does not exist")
+
+
+async def test_an_mcis_of_an_unregistered_spec_is_a_404_and_starts_nothing(
+    tb: httpx.AsyncClient,
+) -> None:
+    vm = {
+        "name": "VM_01",
+        "connectionName": CONNECTION,
+        "specId": "SPEC_09",
+        "imageId": "IMAGE_01",
+        "vNetId": "VNET_01",
+        "securityGroupIds": ["SG_01"],
+        "sshKeyId": "KEY_01",
+    }
+    answer = await tb.post("/tumblebug/ns/ns-01/mcis", json={"name": "MCIS_01", "vm": [vm]})
+    assert answer.status_code == 404
+    assert answer.json()["message"] == "The spec spec-09 does not exist"
+
+
+async def test_an_unknown_namespace_is_a_404(tb: httpx.AsyncClient) -> None:
+    for path in ("/tumblebug/ns/NS_02/mcis", "/tumblebug/ns/ns-02/resources/vNet"):
+        answer = await tb.get(path)
+        assert answer.status_code == 404
+        assert answer.json()["message"] == "The namespace ns-02 does not exist"
+
+
+async def test_requests_without_credentials_get_401(settings: Settings) -> None:
+    transport = httpx.ASGITransport(app=create_app(settings, FakeCloudContext(settings)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as anonymous:
+        for path in ("/tumblebug/ns", "/tumblebug/ns/ns-01/mcis"):
+            answer = await anonymous.get(path)
+            assert answer.status_code == 401 and "message" in answer.json()
