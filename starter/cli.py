@@ -14,8 +14,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from starter.commands import (
-    Command,
-    Group,
+    Commands,
     Handler,
     Parser,
     catalog,
@@ -34,7 +33,7 @@ from starter.commands import build_parser as parser_of
 from starter.context import Context
 from starter.errors import BAD_INPUT, FAILED, CliError, one_line, validation_message
 
-COMMANDS: tuple[Command | Group, ...] = (
+COMMANDS: Commands = (
     *stack.COMMANDS,
     *catalog.COMMANDS,
     *placement.COMMANDS,

@@ -50,6 +50,9 @@ class Group:
     help: str
 
 
+Commands = tuple[Command | Group, ...]
+"""What a noun module declares, in the order `mcis --help` lists them."""
+
 MCIS = (arg("namespace"), arg("name"))
 """The MCIS a command works on: `mcis status NS NAME`."""
 FORCE = arg("--force", action="store_true", help="queue it even while another operation runs")
@@ -63,7 +66,7 @@ class Parser(argparse.ArgumentParser):
         raise CliError(f"{command}: {message}" if command else message)
 
 
-def build_parser(commands: Sequence[Command | Group], description: str) -> Parser:
+def build_parser(commands: Commands, description: str) -> Parser:
     """The `mcis` parser of these commands."""
     root = Parser(prog="mcis", description=description)
     groups = {"": root.add_subparsers(title="commands", required=True, parser_class=Parser)}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from catalog.records import CatalogSource
 from starter import catalog_commands
 from starter.arguments import SPEC_RANGES, integer, number
-from starter.commands import Command, Group, arg
+from starter.commands import Command, Commands, Group, arg
 
 WHERE = (arg("--provider"), arg("--region"))
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("catalog", "specs and images"),
     Command(
         "catalog specs",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from drivers.connection import CLOUDS
 from starter import connection_commands
-from starter.commands import Command, Group, arg
+from starter.commands import Command, Commands, Group, arg
 
 NAME = arg("name")
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("connection", "cloud accounts (the credentials file)"),
     Command(
         "connection add",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from models.mcis import MAX_VMS_PER_GROUP
 from starter import lifecycle_commands, sweep_commands
 from starter.arguments import integer
-from starter.commands import FORCE, MCIS, Command, arg
+from starter.commands import FORCE, MCIS, Command, Commands, arg
 
 ACTIONS = {
     "suspend": "suspend VMs (MCIS, --group or --vm)",
@@ -20,7 +20,7 @@ SCALES = {
     "scale-in": "remove the newest VMs of a group",
 }
 
-COMMANDS = (
+COMMANDS: Commands = (
     *(
         Command(
             name,

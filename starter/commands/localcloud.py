@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starter import localcloud_commands
 from starter.arguments import integer, number
-from starter.commands import Command, Group, arg
+from starter.commands import Command, Commands, Group, arg
 
 CLEAR = arg("--clear", action="store_true")
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("localcloud", "inspect and steer the local cloud"),
     Command(
         "localcloud vms",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from starter import mcis_commands
-from starter.commands import FORCE, MCIS, Command, arg
+from starter.commands import FORCE, MCIS, Command, Commands, arg
 from starter.commands.placement import CREATE
 from starter.requests import POLICIES
 
-COMMANDS = (
+COMMANDS: Commands = (
     Command(
         "create",
         mcis_commands.create,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from starter import namespace_commands
-from starter.commands import Command, Group, arg
+from starter.commands import Command, Commands, Group, arg
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("ns", "namespaces"),
     Command(
         "ns create",

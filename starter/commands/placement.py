@@ -6,7 +6,7 @@ from __future__ import annotations
 from models.mcis import MAX_VMS_PER_MCIS
 from starter import placement_commands
 from starter.arguments import SPEC_RANGES, integer, number
-from starter.commands import Command, arg
+from starter.commands import Command, Commands, arg
 
 PLACEMENT = (
     *SPEC_RANGES,
@@ -43,7 +43,7 @@ CREATE = (
 )
 """`mcis create --recommend ...`."""
 
-COMMANDS = (
+COMMANDS: Commands = (
     Command(
         "recommend",
         placement_commands.recommend,

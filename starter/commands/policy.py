@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from starter import policy_commands
 from starter.arguments import integer
-from starter.commands import MCIS, Command, Group, arg
+from starter.commands import MCIS, Command, Commands, Group, arg
 from starter.commands.remote import REMOTE
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("policy", "auto-control policies"),
     Command(
         "policy create",

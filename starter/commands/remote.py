@@ -6,7 +6,7 @@ from models.apps import APPS
 from models.remote import MAX_CONCURRENCY, MAX_TIMEOUT_S
 from starter import bench_commands, remote_commands
 from starter.arguments import integer, positive_seconds
-from starter.commands import MCIS, Command, Group, arg
+from starter.commands import MCIS, Command, Commands, Group, arg
 
 REMOTE = (
     *MCIS,
@@ -17,7 +17,7 @@ REMOTE = (
 )
 """The MCIS, which of its VMs, and how: every command run on VMs over SSH."""
 
-COMMANDS = (
+COMMANDS: Commands = (
     Command(
         "cmd",
         remote_commands.cmd,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from starter import resource_commands
-from starter.commands import Command, Group, arg
+from starter.commands import Command, Commands, Group, arg
 from starter.resource_service import KINDS as RESOURCE_KINDS
 
 KINDS = sorted(RESOURCE_KINDS)
 RESOURCE = (arg("kind", choices=KINDS), arg("namespace"), arg("name"))
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("resource", "MCIR: vNets, security groups, SSH keys"),
     Command(
         "resource create",

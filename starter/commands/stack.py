@@ -4,9 +4,9 @@ the foreground."""
 from __future__ import annotations
 
 from starter import api_commands, stack_commands
-from starter.commands import Command, Group
+from starter.commands import Command, Commands, Group
 
-COMMANDS = (
+COMMANDS: Commands = (
     Group("stack", "the embedded stack"),
     Command("stack up", stack_commands.up, "start Temporal, the local cloud and a worker"),
     Command("stack down", stack_commands.down, "stop the embedded stack"),
