@@ -37,7 +37,6 @@ from catalog.store import CatalogCounts, CatalogStore
 from drivers.base import CloudDriver
 from drivers.errors import CloudError
 from drivers.retry import retrying
-from localcloud.flavors import FLAVORS, price
 from models.documents import DocumentError, parse_document
 
 RTT_FILE_NAME = "rtt.yaml"
@@ -96,38 +95,6 @@ def drivers_origin(drivers: Mapping[str, CloudDriver], localcloud_url: str) -> s
     """What the drivers' part of the catalog was loaded from: the clouds and the local cloud's
     address (another address or another set of connections reloads it)."""
     return f"{localcloud_url} [{','.join(sorted(drivers))}]"
-
-
-def flavor_catalog() -> tuple[list[CatalogRegion], list[CatalogSpec]]:
-    """The local cloud's regions and specs read from its flavor table, without a running
-    local cloud (what `local_catalog` returns through the drivers; for tests and benchmarks)."""
-    regions = [
-        CatalogRegion(
-            provider=f.name,
-            name=r.name,
-            display_name=r.display_name,
-            latitude=r.latitude,
-            longitude=r.longitude,
-            source=CatalogSource.DRIVERS,
-        )
-        for f in FLAVORS.values()
-        for r in f.regions
-    ]
-    specs = [
-        CatalogSpec(
-            provider=f.name,
-            region=r.name,
-            name=s.name,
-            vcpus=s.vcpus,
-            memory_gib=s.memory_gib,
-            price_per_hour=price(s, r),
-            source=CatalogSource.DRIVERS,
-        )
-        for f in FLAVORS.values()
-        for r in f.regions
-        for s in f.specs
-    ]
-    return regions, specs
 
 
 def estimated_rtts(regions: Sequence[CatalogRegion]) -> list[RttEntry]:

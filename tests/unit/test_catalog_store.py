@@ -5,6 +5,7 @@ refresh through drivers."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 from catalog.geo import estimated_rtt_ms, haversine_km
+from catalog.local_cloud import local_cloud_catalog
 from catalog.public import (
     AWS_PUBLIC,
     AZURE_PUBLIC,
@@ -35,7 +37,6 @@ from catalog.sources import (
     CatalogSourceError,
     drivers_part_is_current,
     estimated_rtts,
-    flavor_catalog,
     load_rtt_file,
     refresh,
 )
@@ -59,10 +60,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+LocalCatalog = tuple[list[CatalogRegion], list[CatalogSpec]]
+
+
+@pytest.fixture(scope="module")
+def local_catalog() -> LocalCatalog:
+    """The local cloud's regions and specs, read through its drivers."""
+    return asyncio.run(local_cloud_catalog())
+
+
 @pytest.fixture
-def catalog(database_url: str) -> Iterator[CatalogStore]:
+def catalog(database_url: str, local_catalog: LocalCatalog) -> Iterator[CatalogStore]:
     store = CatalogStore(database_url)
-    regions, specs = flavor_catalog()
+    regions, specs = local_catalog
     store.replace_source(CatalogSource.DRIVERS, regions, specs, origin="flavors")
     store.replace_rtt(RttSource.ESTIMATED, estimated_rtts(store.regions()), origin="test")
     yield store
@@ -155,12 +165,14 @@ def test_rtt_sources_override_in_order(catalog: CatalogStore, tmp_path: Path) ->
     assert catalog.rtt_matrix().rtt(a, b) == 26.0
 
 
-def test_performance_measurements_survive_reloads(catalog: CatalogStore) -> None:
+def test_performance_measurements_survive_reloads(
+    catalog: CatalogStore, local_catalog: LocalCatalog
+) -> None:
     spec_id = "aws+us-east-1+m5.large"
     catalog.record_measurements(performance=[PerformanceMeasurement(spec_id=spec_id, score=1234)])
     measured = next(s for s in catalog.specs() if s.id == spec_id)
     assert measured.performance == 1234 and measured.measured_at is not None
-    regions, specs = flavor_catalog()
+    regions, specs = local_catalog
     catalog.replace_source(CatalogSource.DRIVERS, regions, specs, origin="again")
     assert next(s for s in catalog.specs() if s.id == spec_id).performance == 1234
     assert catalog.counts().measured_specs == 1
@@ -206,7 +218,7 @@ def test_public_catalog_from_libcloud() -> None:
     public = load_public_catalog()
     assert len(public.specs) > 15_000
     assert not [reason for reason in public.skipped if "coordinates" in reason]
-    by_id = {s.id: s for s in public.specs}
+    by_id: dict[str, CatalogSpec] = {s.id: s for s in public.specs}
     t3 = by_id[f"{AWS_PUBLIC}+us-west-2+t3.medium"]
     assert f"{AWS_PUBLIC}+us-east-1+t3.medium" not in by_id  # priced 0 (missing) in the data
     assert (t3.vcpus, t3.memory_gib, t3.price_per_hour) == (2, 4, 0.0416)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from catalog.geo import estimated_rtt_ms, haversine_km
-from catalog.sources import estimated_rtts, flavor_catalog
+from catalog.local_cloud import local_cloud_catalog
+from catalog.sources import estimated_rtts
 from localcloud.flavors import REGION_INDEX
 from localcloud.netns.latency import LinkDelays
 
@@ -49,8 +50,8 @@ def test_the_local_cloud_rtt_matrix_covers_every_region() -> None:
     assert len(table) == len(keys) + 1
 
 
-def test_catalog_rtts_cover_every_pair_of_the_local_cloud() -> None:
-    regions, _ = flavor_catalog()
+async def test_catalog_rtts_cover_every_pair_of_the_local_cloud() -> None:
+    regions, _ = await local_cloud_catalog()
     entries = estimated_rtts(regions)
     assert len(entries) == len(regions) * (len(regions) + 1) // 2
     assert max(e.rtt_ms for e in entries) < 250  # no pair is farther than half the globe

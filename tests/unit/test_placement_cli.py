@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from catalog.local_cloud import local_cloud_catalog
 from catalog.ranking import (
     Criterion,
     Preferences,
@@ -19,7 +20,6 @@ from catalog.ranking import (
     SpecTable,
     recommend,
 )
-from catalog.sources import flavor_catalog
 from localcloud.flavors import FLAVORS
 from starter.cli import run
 from starter.errors import CliError
@@ -76,8 +76,8 @@ async def test_recommend_json(home: Path, capsys: pytest.CaptureFixture[str]) ->
         assert item["total"] == pytest.approx(expected, abs=1e-5)
     totals = [item["total"] for item in found]
     assert totals == sorted(totals, reverse=True)
-    # the same ranking as the pure function over the flavor table
-    regions, specs = flavor_catalog()
+    # the same ranking as the pure function over the local cloud's catalog
+    regions, specs = await local_cloud_catalog()
     coordinates = {r.key: (r.latitude, r.longitude) for r in regions}
     prefs = Preferences(
         {Criterion.COST: 0.6, Criterion.LATENCY: 0.4}, latency_to=tuple(TARGETS.split(","))
