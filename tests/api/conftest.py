@@ -85,6 +85,17 @@ class EventStream:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
 
+    def wait_for(self, done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+        """The data of the first `status` event for which `done(data)`, once it has come."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e.data for e in list(self.events) if e.event == "status" and done(e.data)]
+            if found:
+                return found[0]
+            assert self.error is None, f"{self.path}: {self.error!r}"
+            assert time.monotonic() < deadline, f"{self.path}: not seen in {timeout} s"
+            time.sleep(0.05)
+
     def wait_ended(self, timeout: float) -> None:
         assert self._thread is not None
         self._thread.join(timeout)
