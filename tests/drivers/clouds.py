@@ -52,9 +52,12 @@ class CloudCase:
     spec: str
     image: str
     natives: dict[str, str]
-    """The VM's native state in each phase of the mock cloud (start, running, stopped)."""
+    """The VM's native state once running and once stopped (suspended)."""
     sent_tags: Callable[[SentRequest], dict[str, str]]
     """The tags (with the client token) a recorded create request carries."""
+    sent_key: Callable[[SentRequest], str] | None
+    """The SSH key (or key pair name) a recorded create request carries; None where mcis can
+    register no key."""
     create_pattern: str
     stop_pattern: str
     start_pattern: str
@@ -113,6 +116,20 @@ def _json_body(*keys: str) -> Callable[[SentRequest], dict[str, str]]:
     return read
 
 
+def _gce_ssh_keys(request: SentRequest) -> str:
+    items = json.loads(request.body)["metadata"]["items"]
+    return next(str(item["value"]) for item in items if item["key"] == "ssh-keys")
+
+
+def _azure_ssh_key(request: SentRequest) -> str:
+    linux = json.loads(request.body)["properties"]["osProfile"]["linuxConfiguration"]
+    return str(linux["ssh"]["publicKeys"][0]["keyData"])
+
+
+def _nova_key_name(request: SentRequest) -> str:
+    return str(json.loads(request.body)["server"]["key_name"])
+
+
 def _ecs_tags(request: SentRequest) -> dict[str, str]:
     """Alibaba nodes carry no tags in Libcloud: mcis keeps them as JSON in the description, and
     the token is also ECS's own ClientToken."""
@@ -167,8 +184,9 @@ GCP = CloudCase(
     vm_id="4006034190819017667",
     spec="n1-standard-1",
     image="debian-7-wheezy-v20131120",
-    natives={"start": "RUNNING", "running": "RUNNING", "stopped": "TERMINATED"},
+    natives={"running": "RUNNING", "stopped": "TERMINATED"},
     sent_tags=_json_body("labels"),
+    sent_key=_gce_ssh_keys,
     create_pattern=rf"POST \S*{GCE_ZONE}/instances\?",
     stop_pattern=rf"POST \S*{GCE_ZONE}/instances/node-name/stop\?",
     start_pattern=rf"POST \S*{GCE_ZONE}/instances/node-name/start\?",
@@ -238,8 +256,9 @@ OPENSTACK = CloudCase(
     vm_id=NOVA_MADE,
     spec="1GB slice",
     image="f24a3c1b-d52a-4116-91da-25b3eee8f55e",
-    natives={"start": "ACTIVE", "running": "ACTIVE", "stopped": "SHUTOFF"},
+    natives={"running": "ACTIVE", "stopped": "SHUTOFF"},
     sent_tags=_json_body("server", "metadata"),
+    sent_key=_nova_key_name,
     create_pattern=r"POST \S*/servers\?",
     stop_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*os-stop",
     start_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*os-start",
@@ -293,8 +312,9 @@ ALIBABA = CloudCase(
     vm_id="i-28n7dkvov",
     spec="ecs.t1.xsmall",
     image="freebsd1001_64_20G_aliaegis_20150527.vhd",
-    natives={"start": "Starting", "running": "Running", "stopped": "Stopped"},
+    natives={"running": "Running", "stopped": "Stopped"},
     sent_tags=_ecs_tags,
+    sent_key=None,
     create_pattern=r"Action=CreateInstance",
     stop_pattern=r"Action=StopInstance&InstanceId=i-28n7dkvov",
     start_pattern=r"Action=StartInstance&InstanceId=i-28n7dkvov",
@@ -350,8 +370,9 @@ AZURE = CloudCase(
     vm_id=f"{AZURE_GROUP}/Microsoft.Compute/virtualMachines/test-node-1",
     spec="Standard_A1",
     image="Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest",
-    natives={"start": "running", "running": "running", "stopped": "deallocated"},
+    natives={"running": "running", "stopped": "deallocated"},
     sent_tags=_json_body("tags"),
+    sent_key=_azure_ssh_key,
     create_pattern=rf"PUT {AZURE_VM}\?",
     stop_pattern=rf"POST {AZURE_VM}/deallocate\?",
     start_pattern=rf"POST {AZURE_VM}/start\?",

@@ -21,7 +21,7 @@ from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN
 from tests.drivers.conftest import Cloud
 
 
-def _request(cloud: Cloud, spec: str | None = None) -> VmCreateRequest:
+def _request(cloud: Cloud, spec: str | None = None, key_name: str = "") -> VmCreateRequest:
     case = cloud.case
     return VmCreateRequest(
         name=case.vm_name,
@@ -30,7 +30,7 @@ def _request(cloud: Cloud, spec: str | None = None) -> VmCreateRequest:
         vnet_csp_id=case.vm_network[0],
         subnet_csp_id=case.vm_network[1],
         security_group_csp_ids=list(case.vm_security_groups),
-        key_name="",
+        key_name=key_name,
         client_token=TOKEN,
         tags=TAGS,
     )
@@ -130,14 +130,19 @@ async def test_a_key_pair_the_cloud_holds_is_found_and_another_key_under_its_nam
     assert len(cloud.mock.sent(case.key_delete_pattern)) == 1
 
 
-async def test_create_sends_the_tags_and_the_client_token(cloud: Cloud) -> None:
+async def test_create_sends_the_tags_the_client_token_and_the_key(cloud: Cloud) -> None:
     case, driver = cloud.case, cloud.driver
-    vm = await driver.create_vm(case.region, _request(cloud))
+    key_name = ""
+    if case.sent_key is not None:
+        key_name = (await driver.import_key_pair(case.region, "mcis-key", PUBLIC_KEY, {})).name
+    vm = await driver.create_vm(case.region, _request(cloud, key_name=key_name))
     assert vm.csp_id == case.vm_id and vm.name == case.vm_name
     [create] = cloud.mock.sent(case.create_pattern)
     sent = case.sent_tags(create)
     assert sent.items() >= {**TAGS, "mcis-client-token": TOKEN}.items()
     assert sent.get("ClientToken", TOKEN) == TOKEN
+    if case.sent_key is not None:
+        assert key_name and key_name in case.sent_key(create)
 
 
 async def test_create_again_finds_the_vm_its_token_made(cloud: Cloud) -> None:
