@@ -16,7 +16,7 @@ from libcloud.compute.drivers.ecs import ECSDriver
 from libcloud.compute.drivers.gce import GCENodeDriver
 from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
 
-from drivers.connection import Location
+from drivers.connection import CloudKind, Location
 from tests.drivers.libcloud_mocks import (
     ECS_PARAMS,
     GCE_KEYWORD_PARAMS,
@@ -39,7 +39,7 @@ NodeDriver = Any
 
 @dataclass(frozen=True)
 class CloudCase:
-    cloud: str
+    cloud: CloudKind
     region: str
     http: type
     """Our recording subclass of Libcloud's mock HTTP class for this cloud."""

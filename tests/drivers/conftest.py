@@ -4,7 +4,6 @@ place the driver under test is made)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,30 +11,24 @@ from typing import Any
 import pytest
 
 from drivers.base import CloudDriver
+from drivers.libcloud_base import LibcloudDriver
+from drivers.registry import DRIVER_CLASSES
 from tests.drivers.clouds import CASES, CloudCase
 from tests.drivers.libcloud_mocks import STUB_TOKEN_FROM_FILE, MockCloud
 
-DRIVER_CLASSES = {
-    "gcp": ("drivers.gcp", "GceDriver"),
-    "azure": ("drivers.azure", "AzureDriver"),
-    "openstack": ("drivers.openstack", "OpenStackDriver"),
-    "alibaba": ("drivers.alibaba", "AlibabaDriver"),
-}
-
 
 def make_driver(case: CloudCase, node_driver: Any, region: str = "") -> CloudDriver:
-    """mcis's driver of `case.cloud` around `node_driver` (wired to the mock cloud), serving
-    `region` (default: the case's)."""
-    module, name = DRIVER_CLASSES[case.cloud]
-    driver_class = getattr(importlib.import_module(module), name)
-    driver: CloudDriver = driver_class.around(
+    """mcis's driver of `case.cloud` (its class from the registry) around `node_driver` (wired
+    to the mock cloud), serving `region` (default: the case's)."""
+    driver_class = DRIVER_CLASSES[case.cloud]
+    assert issubclass(driver_class, LibcloudDriver)
+    return driver_class.around(
         node_driver,
         region or case.region,
         provider="lab",
         options=case.options,
         locations=case.locations,
     )
-    return driver
 
 
 @dataclass
