@@ -44,6 +44,7 @@ return {
   })),
   countries: Number(document.querySelector(".world-map").dataset.countries ?? 0),
   workflow: document.querySelector("#mcis-status .temporal-link")?.href ?? null,
+  live: document.getElementById("live").textContent,
   events: Number(document.getElementById("live").dataset.events ?? 0),
   errors: errors.hidden ? "" : errors.textContent,
 };
@@ -81,8 +82,10 @@ def test_dashboard_shows_the_mcis_on_the_world_map_and_follows_its_status(
 
     shown = wait_for(
         page,
-        lambda p: sum(m["vms"] for m in p["markers"]) == 6 and len(p["vms"]) == 6,
-        "6 VMs on the map and in the table",
+        lambda p: (
+            sum(m["vms"] for m in p["markers"]) == 6 and len(p["vms"]) == 6 and p["live"] == "live"
+        ),
+        "6 VMs on the map and in the table, the event stream open",
     )
     assert shown["errors"] == ""
     regions = {vm["region"] for vm in running_mcis["vms"]}

@@ -28,6 +28,11 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// replaceChildren, leaving out the parts a view does not have (null)
+function fill(node, ...children) {
+  node.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
+}
+
 class ApiError extends Error {
   constructor(status, message) {
     super(message);
@@ -138,7 +143,8 @@ async function showMcisList() {
 
 function showMcisStatus(view) {
   const status = document.getElementById("mcis-status");
-  status.replaceChildren(
+  fill(
+    status,
     el("h2", {}, `${view.namespace}/${view.name}`),
     statusBadge(view.status, view.display),
     el("span", { class: "phase" }, view.phase),
@@ -246,7 +252,8 @@ async function showPolicy() {
       el("td", {}, d.outcome || "in progress"),
     ),
   );
-  panel.replaceChildren(
+  fill(
+    panel,
     el(
       "p",
       { class: "policy-state", "data-state": view.state },
