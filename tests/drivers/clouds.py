@@ -260,9 +260,9 @@ OPENSTACK = CloudCase(
     sent_tags=_json_body("server", "metadata"),
     sent_key=_nova_key_name,
     create_pattern=r"POST \S*/servers\?",
-    stop_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*os-stop",
-    start_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*os-start",
-    reboot_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\? .*reboot",
+    stop_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\?\S* .*os-stop",
+    start_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\?\S* .*os-start",
+    reboot_pattern=rf"POST \S*/servers/{NOVA_MADE}/action\?\S* .*reboot",
     delete_pattern=rf"DELETE \S*/servers/{NOVA_MADE}\?",
     routes=(
         # Written by us in the recorded format: the servers after the create (racktest, with
@@ -284,8 +284,8 @@ OPENSTACK = CloudCase(
     ),
     transitions=(
         Transition(r"POST \S*/servers\?", "running"),
-        Transition(r"/action\? .*os-stop", "stopped"),
-        Transition(r"/action\? .*os-start", "running"),
+        Transition(r"/action\?\S* .*os-stop", "stopped"),
+        Transition(r"/action\?\S* .*os-start", "running"),
         Transition(rf"DELETE \S*/servers/{NOVA_MADE}\?", "deleted"),
     ),
     existing_network="net1",
@@ -406,6 +406,12 @@ AZURE = CloudCase(
         Route(
             r"GET \S*/resourceGroups/000000/providers/Microsoft.Network/networkSecurityGroups\?",
             ours("azure/networkSecurityGroups.json"),
+        ),
+        # ARM's 400 to a VM whose image no publisher offers (the contract's unknown image).
+        Route(
+            rf"PUT {AZURE_VM}\?\S* .*no-such-image",
+            ours("azure/virtualMachine_image_not_found.json"),
+            status=400,
         ),
         # Azure accepts a VM's power action with 202 and no body.
         Route(rf"POST {AZURE_VM}/(deallocate|start|restart)\?", None, status=202),

@@ -209,6 +209,10 @@ async def test_bad_input_is_a_clear_cloud_error(cloud: Cloud) -> None:
     with pytest.raises(InvalidRequestError, match="unknown spec 'no-such-spec'"):
         await driver.create_vm(case.region, _request(cloud, spec="no-such-spec"))
     assert cloud.mock.sent(case.create_pattern) == []
+    unknown_image = _request(cloud).model_copy(update={"image": "no-such-image"})
+    with pytest.raises(CloudError, match="image") as refused:
+        await driver.create_vm(case.region, unknown_image)
+    assert not refused.value.retryable
     with pytest.raises(CloudNotFoundError, match="mars-1"):
         await driver.get_vm("mars-1", case.vm_id)
     with pytest.raises(CloudNotFoundError):
