@@ -33,6 +33,7 @@ from starter.views import checked_name, is_running
 from starter.watch import query_status
 from workflows.mcis import McisWorkflow
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
+from workflows.summaries import mcis_summary
 
 McisHandle = WorkflowHandle[McisWorkflow, McisView]
 
@@ -83,6 +84,9 @@ async def start_mcis(ctx: Context, namespace: str, request: McisRequest) -> Mcis
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=mcis_search_attributes(namespace, request.name),
+            static_summary=mcis_summary(
+                namespace, request.name, [(g.provider, g.count) for g in request.groups]
+            ),
         )
     except WorkflowAlreadyStartedError:
         raise CliError(f"MCIS {request.name!r} already exists in namespace {namespace!r}") from None
@@ -150,6 +154,8 @@ async def deletable_handle(ctx: Context, namespace: str, name: str) -> McisHandl
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=mcis_search_attributes(namespace, name),
+        static_summary=mcis_summary(namespace, name, [(vm.provider, 1) for vm in vms])
+        + " · rebuilt from the store",
     )
 
 

@@ -25,24 +25,33 @@ def activity_summary(name: str, arg: Any) -> str:
 
 def _target(arg: Any) -> str:
     if isinstance(arg, Sequence) and not isinstance(arg, str):
+        groups = [g.group.name for g in arg if hasattr(getattr(g, "group", None), "name")]
+        if groups and len(groups) == len(arg):  # group plans
+            return f"{_count(groups, 'group')} ({', '.join(groups)})"
         named = [item.name for item in arg if isinstance(getattr(item, "name", None), str)]
-        if named and len(named) == len(arg):
-            return f"{len(named)} VMs ({_span(named)})"  # records to save
-        return f"{len(arg)} items" if arg else ""
+        if named and len(named) == len(arg):  # VM records
+            return f"{_count(named, 'VM')} ({_span(named)})"
+        return _count(arg, "item") if arg else ""
     batch = getattr(arg, "batch", None)
     if batch is not None:
-        return _place(batch) + f", {len(batch.names)} VMs ({_span(batch.names)})" + _action(arg)
+        return f"{_place(batch)}, {_count(batch.names, 'VM')} ({_span(batch.names)})" + _action(arg)
     vm = getattr(arg, "vm", None)
     if vm is not None and hasattr(vm, "provider"):
         return f"VM {vm.name} on {vm.provider}/{vm.region}" + _action(arg)
     if hasattr(arg, "provider") and hasattr(arg, "region"):
         names: list[str] = getattr(arg, "names", None) or []
-        count = f", {len(names)} VMs ({_span(names)})" if names else ""
+        count = f", {_count(names, 'VM')} ({_span(names)})" if names else ""
         return _place(arg) + count + _action(arg)
     mcis = getattr(arg, "mcis", None)
+    if not isinstance(mcis, str) and hasattr(arg, "uid"):  # the MCIS's own record
+        mcis = getattr(arg, "name", None)
     if isinstance(mcis, str):
         return f"MCIS {getattr(arg, 'namespace', '?')}/{mcis}"
     return ""
+
+
+def _count(items: Sequence[Any], noun: str) -> str:
+    return f"{len(items)} {noun}" + ("" if len(items) == 1 else "s")
 
 
 def _place(arg: Any) -> str:
