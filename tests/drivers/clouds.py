@@ -82,6 +82,9 @@ class CloudCase:
     network_create_pattern: str = "^$"
     existing_group: str = ""
     """A security group (GCE: firewall) the recorded cloud holds."""
+    releases: tuple[str, ...] = ()
+    """The deletes releasing the existing group and network send (none for what mcis adopts
+    and never deletes: Azure's)."""
     group_create_pattern: str = "^$"
     existing_key: str = ""
     """A key pair the recorded cloud holds ("" where a key is no cloud resource)."""
@@ -223,6 +226,12 @@ GCP = CloudCase(
                 "gcp/operations_operation_zones_us-central1-a_instances_node-name_start_post.json"
             ),
         ),
+        # Libcloud's recorded operation of a firewall delete answers each delete of a shared
+        # resource mcis ensured (its mock deletes lcfirewall and lcnetwork only).
+        Route(
+            r"DELETE \S*/(global/firewalls|global/networks|regions/us-central1/subnetworks)/",
+            theirs("gce/operations_operation_global_firewalls_lcfirewall_delete.json"),
+        ),
         # Written by us: subnetworks.get of the subnetwork the contract makes.
         Route(
             r"GET \S*/regions/us-central1/subnetworks/lcnetwork-s1\?",
@@ -236,6 +245,11 @@ GCP = CloudCase(
         Transition(rf"DELETE \S*{GCE_ZONE}/instances/node-name\?", "deleted"),
     ),
     existing_network="cf",
+    releases=(
+        r"DELETE \S*/global/firewalls/default-ssh\?",
+        r"DELETE \S*/regions/us-central1/subnetworks/cf-972cf02e6ad49112\?",
+        r"DELETE \S*/global/networks/cf\?",
+    ),
     existing_subnet="972cf02e6ad49112",
     network_create_pattern=r"POST \S*/global/networks\?",
     existing_group="default-ssh",
@@ -275,6 +289,8 @@ OPENSTACK = CloudCase(
         # Nova answers a key pair's delete with 202 and no body (Libcloud's mock: key1 only);
         # the recorded test_key_pair is named test-key-pair in its body.
         Route(r"DELETE \S*/os-keypairs/test-key-pair\?", None, status=202),
+        # Neutron answers a delete with 204 and no body.
+        Route(r"DELETE \S*/v2.0/(security-groups|subnets|networks)/", None, status=204),
         # Libcloud's recorded 404 of a key pair, for any key but its recorded test_key_pair.
         Route(
             r"GET \S*/os-keypairs/(?!test_key_pair\?)[^/?]+\?",
@@ -289,6 +305,11 @@ OPENSTACK = CloudCase(
         Transition(rf"DELETE \S*/servers/{NOVA_MADE}\?", "deleted"),
     ),
     existing_network="net1",
+    releases=(
+        r"DELETE \S*/v2.0/security-groups/2\?",
+        r"DELETE \S*/v2.0/subnets/54d6f61d-db07-451c-9ab3-b9609b6b6f0b\?",
+        r"DELETE \S*/v2.0/networks/d32019d3-bc6e-4319-9c1d-6722fc136a22\?",
+    ),
     network_create_pattern=r"POST \S*/v2.0/networks\?",
     existing_group="default",
     group_create_pattern=r"POST \S*/v2.0/security-groups\?",

@@ -6,6 +6,8 @@ terminated. What Libcloud lacks for a cloud is a clear NotSupportedError (`Cloud
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from drivers.errors import (
@@ -17,7 +19,7 @@ from drivers.errors import (
 from drivers.status_map import to_canonical
 from models.cloud import DEFAULT_RULES, SubnetSpec, VmCreateRequest
 from models.status import TargetAction, VmStatus
-from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN
+from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN, CloudCase
 from tests.drivers.conftest import Cloud
 
 
@@ -36,6 +38,13 @@ def _request(cloud: Cloud, spec: str | None = None, key_name: str = "") -> VmCre
     )
 
 
+def _existing_subnets(case: CloudCase) -> list[SubnetSpec]:
+    """The subnet of the recorded existing network, as mcis names it (`{network}-{name}`)."""
+    if not case.existing_subnet:
+        return []
+    return [SubnetSpec(name=case.existing_subnet, cidr="10.0.1.0/24")]
+
+
 async def test_catalog_lists_the_recorded_specs_and_images(cloud: Cloud) -> None:
     case, driver = cloud.case, cloud.driver
     assert [r.name for r in await driver.regions()] == [case.region]
@@ -47,9 +56,7 @@ async def test_catalog_lists_the_recorded_specs_and_images(cloud: Cloud) -> None
 
 async def test_an_existing_network_is_found_and_a_new_one_made_once(cloud: Cloud) -> None:
     case, driver = cloud.case, cloud.driver
-    subnets = [SubnetSpec(name=case.existing_subnet, cidr="10.0.1.0/24")] * bool(
-        case.existing_subnet
-    )
+    subnets = _existing_subnets(case)
     if "ensure_vnet" in case.lacks:
         with pytest.raises(NotSupportedError, match="ensure_vnet"):
             await driver.ensure_vnet(case.region, "lcnetwork", "10.0.0.0/16", subnets, TAGS)
@@ -66,6 +73,25 @@ async def test_an_existing_network_is_found_and_a_new_one_made_once(cloud: Cloud
     made = await driver.ensure_vnet(case.region, "lcnetwork", "10.0.0.0/16", new_subnets, {})
     assert made.name == "lcnetwork" and set(made.subnets) == {"s1"}
     assert len(cloud.mock.sent(case.network_create_pattern)) == 1
+
+
+async def test_releasing_a_network_and_group_deletes_what_the_cloud_lets_mcis_delete(
+    cloud: Cloud,
+) -> None:
+    case, driver = cloud.case, cloud.driver
+    if "delete_vnet" in case.lacks:
+        pytest.skip(f"Libcloud offers no delete_vnet for {case.cloud}")
+    subnets = _existing_subnets(case)
+    vnet = await driver.ensure_vnet(case.region, case.existing_network, "10.0.0.0/16", subnets, {})
+    group = await driver.ensure_security_group(
+        case.region, case.existing_group, vnet.csp_id, DEFAULT_RULES, {}
+    )
+    await driver.delete_security_group(case.region, group.csp_id)
+    await driver.delete_vnet(case.region, vnet.csp_id)
+    deletes = cloud.mock.sent(r"^DELETE")
+    assert len(deletes) == len(case.releases)
+    for delete, pattern in zip(deletes, case.releases, strict=True):
+        assert re.search(pattern, delete.line)
 
 
 async def test_releasing_what_the_cloud_no_longer_holds_is_no_error(cloud: Cloud) -> None:
