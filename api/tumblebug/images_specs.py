@@ -7,7 +7,7 @@ MCIS's `vm` entry turns them into. One an MCIS uses is not deleted ("dependency"
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query, status
 
@@ -28,7 +28,7 @@ from api.tumblebug.models import (
 )
 from api.tumblebug.ns import namespace_id
 from api.tumblebug.state import CompatState, State
-from catalog.entries import Image, Spec
+from catalog.entries import CatalogId, Image, Spec
 from drivers.errors import CloudError
 from drivers.retry import retrying
 from starter.errors import FAILED, CliError
@@ -58,10 +58,11 @@ def _new_id(state: CompatState, ns: str, kind: str, name: str) -> str:
     return id
 
 
-def _kept(state: CompatState, ns: str, kind: str, id: str) -> dict[str, object]:
-    found = state.registrations.get(ns, kind, checked_id(id, kind))
+def _kept(state: CompatState, ns: str, kind: str, id: str) -> dict[str, Any]:
+    id = checked_id(id, kind)
+    found = state.registrations.get(ns, kind, id)
     if found is None:
-        raise not_found(kind, checked_id(id, kind))
+        raise not_found(kind, id)
     return found
 
 
@@ -94,10 +95,14 @@ def _delete(state: CompatState, ns: str, kind: str, id: str, field: str) -> Mess
     return Message(message=f"The {kind} {id} has been deleted")
 
 
-def catalog_id(state: CompatState, ns: str, kind: str, id: str) -> tuple[str, str]:
-    """(id, catalog id) of the registered image or spec `id`; 404 unless registered."""
-    found = _kept(state, ns, kind, id)
-    return checked_id(id, kind), str(found["catalog_id"])
+def registered_spec(state: CompatState, ns: str, id: str) -> CatalogId:
+    """The catalog id of the registered spec `id`; 404 unless registered."""
+    return KeptSpec.model_validate(_kept(state, ns, SPEC, id)).catalog_id
+
+
+def registered_image(state: CompatState, ns: str, id: str) -> CatalogId:
+    """The catalog id of the registered image `id`; 404 unless registered."""
+    return KeptImage.model_validate(_kept(state, ns, IMAGE, id)).catalog_id
 
 
 # --- image ------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ deleted: the answer says "dependency", and clients retry."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from fastapi import APIRouter, status
 
 from api.errors import ApiError
@@ -64,9 +66,10 @@ def _kept(state: CompatState, record: ResourceRecord) -> KeptResource:
 
 
 def _existing(state: CompatState, ns: str, kind: ResourceKind, id: str) -> ResourceRecord:
-    record = state.ctx.store.get_resource(ns, kind, checked_id(id, TYPES[kind]))
+    id = checked_id(id, TYPES[kind])
+    record = state.ctx.store.get_resource(ns, kind, id)
     if record is None:
-        raise not_found(TYPES[kind], checked_id(id, TYPES[kind]))
+        raise not_found(TYPES[kind], id)
     return record
 
 
@@ -148,8 +151,19 @@ def _vnet(state: CompatState, record: ResourceRecord) -> VNetInfo:
     )
 
 
+def _check_cidr(cidr: str) -> None:
+    """400 unless `cidr` is an IPv4 network ("" is none: the default)."""
+    try:
+        if cidr:
+            ipaddress.IPv4Network(cidr, strict=False)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"{cidr!r} is no IPv4 CIDR block") from None
+
+
 @router.post("/ns/{ns}/resources/vNet", status_code=status.HTTP_201_CREATED)
 async def create_vnet(ns: str, body: VNetReq, state: State) -> VNetInfo:
+    for cidr in (body.cidrBlock, *(s.IPv4_CIDR for s in body.subnetInfoList)):
+        _check_cidr(cidr)
     namespace = namespace_id(state, ns)
     subnets = [
         SubnetSpec(name=checked_id(s.Name, "subnet"), cidr=s.IPv4_CIDR) for s in body.subnetInfoList
@@ -251,9 +265,9 @@ def _security_group(state: CompatState, record: ResourceRecord) -> SecurityGroup
 
 @router.post("/ns/{ns}/resources/securityGroup", status_code=status.HTTP_201_CREATED)
 async def create_security_group(ns: str, body: SecurityGroupReq, state: State) -> SecurityGroupInfo:
+    rules = [firewall_rule(rule) for rule in body.firewallRules]
     namespace = namespace_id(state, ns)
     vnet = _existing(state, namespace, ResourceKind.VNET, body.vNetId)
-    rules = [firewall_rule(rule) for rule in body.firewallRules]
     kept = KeptResource(
         name=body.name, connectionName=body.connectionName, description=body.description
     )

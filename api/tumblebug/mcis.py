@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from api.errors import ApiError
 from api.tumblebug.connections import resolve
 from api.tumblebug.ids import already_exists, checked_id, not_found
-from api.tumblebug.images_specs import MCIS, catalog_id
+from api.tumblebug.images_specs import MCIS, registered_image, registered_spec
 from api.tumblebug.models import (
     NONE,
     KeptMcis,
@@ -37,11 +37,13 @@ from api.tumblebug.models import (
 from api.tumblebug.ns import namespace_id
 from api.tumblebug.state import CompatState, State
 from api.tumblebug.status import McisShape, vm_id
-from catalog.entries import CatalogId, Region
+from catalog.entries import Region
 from models.lifecycle import OperationKind
-from models.mcis import GroupRequest, McisRequest, McisView
+from models.mcis import GroupRequest, McisRequest, McisView, VmView
+from models.naming import mcis_workflow_id
 from models.operations import OperationRequest
-from models.records import McisPhase
+from models.records import McisPhase, McisRecord
+from models.status import aggregate
 from models.transitions import Action, plan_action
 from starter.errors import CliError, validation_message
 from starter.mcis_service import (
@@ -52,12 +54,12 @@ from starter.mcis_service import (
     add_group_request,
     current_view,
     deletable_handle,
-    list_mcis,
     start_mcis,
 )
 from starter.requests import check_request
-from starter.views import running_handle
+from starter.views import is_running, running_handle
 from starter.watch import all_vms, watch
+from workflows.mcis import McisWorkflow
 
 router = APIRouter(tags=["tumblebug mcis"])
 
@@ -75,8 +77,8 @@ async def _group(state: CompatState, ns: str, entry: VmReq) -> tuple[GroupReques
     """The mcis group of one `vm` entry, and what to keep of the entry."""
     place = await resolve(state, entry.connectionName)
     ids = {
-        "spec": CatalogId(catalog_id(state, ns, "spec", entry.specId)[1]),
-        "image": CatalogId(catalog_id(state, ns, "image", entry.imageId)[1]),
+        "spec": registered_spec(state, ns, entry.specId),
+        "image": registered_image(state, ns, entry.imageId),
     }
     for what, registered in ids.items():
         if registered.place != (place.provider, place.region):
@@ -107,24 +109,44 @@ def _kept(state: CompatState, ns: str, id: str) -> KeptMcis:
     return KeptMcis(name=id) if found is None else KeptMcis.model_validate(found)
 
 
-async def _shape(state: CompatState, view: McisView, kept: KeptMcis) -> McisShape:
+async def _shape(state: CompatState, namespace: str, view: McisView) -> McisShape:
     """The Tumblebug objects of the MCIS of `view`, with every VM and its region."""
     full = all_vms(state.ctx.store, view)
     regions: dict[tuple[str, str], Region] = {}
-    for provider in {vm.provider for vm in full.vms}:
+    for provider in {vm.provider for vm in full.vms} & set(state.ctx.drivers):
         for name, region in (await state.regions(provider)).items():
             regions[provider, name] = region
-    return McisShape(full, kept, regions)
+    return McisShape(full, _kept(state, namespace, view.name), regions)
 
 
-async def _live(state: CompatState, ns: str, mcis: str) -> tuple[str, str, McisHandle]:
-    """(namespace id, MCIS id, its workflow) of an MCIS that exists; 404 otherwise."""
+def _existing(state: CompatState, ns: str, mcis: str) -> tuple[str, McisRecord]:
+    """(namespace id, record) of an MCIS that exists; 404 otherwise."""
     namespace = namespace_id(state, ns)
     id = checked_id(mcis, "MCIS")
     record = state.ctx.store.get_mcis(namespace, id)
     if record is None or record.phase is McisPhase.DELETED:
         raise not_found("MCIS", id)
-    return namespace, id, await running_handle(state.ctx, namespace, id)
+    return namespace, record
+
+
+async def _view(state: CompatState, record: McisRecord) -> McisView:
+    """The MCIS's status from its workflow, or from the store's records when its workflow
+    does not run (it failed, or Temporal lost it: `delete` rebuilds it)."""
+    client = await state.ctx.client()
+    workflow_id = mcis_workflow_id(record.namespace, record.name)
+    handle = client.get_workflow_handle_for(McisWorkflow.run, workflow_id)
+    if await is_running(handle):
+        return await current_view(handle)
+    vms = state.ctx.store.list_vms(record.namespace, record.name)
+    return McisView.build(
+        record.namespace,
+        record.name,
+        record.uid,
+        record.description,
+        record.phase.value,
+        aggregate([(vm.name, vm.status) for vm in vms]),
+        [VmView.of(vm) for vm in vms],
+    )
 
 
 def _finished(operation_id: int | None) -> Callable[[McisView], bool]:
@@ -134,6 +156,11 @@ def _finished(operation_id: int | None) -> Callable[[McisView], bool]:
         return any(op.id == operation_id and op.finished for op in view.operations)
 
     return done
+
+
+def _message(view: McisView, operation_id: int | None) -> str:
+    """What the operation `operation_id` ended with ("" if the view does not show it)."""
+    return next((op.message for op in view.operations if op.id == operation_id), "")
 
 
 @router.post("/ns/{ns}/mcis", status_code=status.HTTP_201_CREATED)
@@ -161,7 +188,7 @@ async def create(ns: str, body: McisReq, state: State) -> McisInfo:
     handle = await start_mcis(state.ctx, namespace, request)
     state.registrations.put(namespace, MCIS, id, kept.model_dump())
     view = await watch(handle, lambda v: v.phase != McisPhase.CREATING.value, quiet=True)
-    return (await _shape(state, view, kept)).info()
+    return (await _shape(state, namespace, view)).info()
 
 
 @router.get("/ns/{ns}/mcis")
@@ -169,13 +196,11 @@ async def list_all(
     ns: str, state: State, option: Annotated[str | None, Query()] = None
 ) -> McisList | McisStatusList:
     namespace = namespace_id(state, ns)
-    shapes = []
-    for summary in list_mcis(state.ctx, namespace):
-        if summary.phase == McisPhase.DELETED.value:
-            continue
-        handle = await running_handle(state.ctx, namespace, summary.name)
-        kept = _kept(state, namespace, summary.name)
-        shapes.append(await _shape(state, await current_view(handle), kept))
+    shapes = [
+        await _shape(state, namespace, await _view(state, record))
+        for record in state.ctx.store.list_mcis(namespace)
+        if record.phase is not McisPhase.DELETED
+    ]
     if option == STATUS:
         return McisStatusList(mcis=[shape.status_info() for shape in shapes])
     return McisList(mcis=[shape.info() for shape in shapes])
@@ -187,17 +212,17 @@ async def get_or_act(
 ) -> McisInfo | McisStatusReply | Message:
     """The MCIS; `?action=status`: its STATUS; `?action=suspend|resume|reboot|terminate`: the
     action started."""
-    namespace, id, handle = await _live(state, ns, mcis)
-    shape = await _shape(state, await current_view(handle), _kept(state, namespace, id))
-    if action is None:
-        return shape.info()
-    if action == STATUS:
-        return McisStatusReply(status=shape.status_info())
+    namespace, record = _existing(state, ns, mcis)
+    if action is None or action == STATUS:
+        shape = await _shape(state, namespace, await _view(state, record))
+        return shape.info() if action is None else McisStatusReply(status=shape.status_info())
     known = [a.value for a in ACTIONS]
     if action not in known:
         raise ApiError(
             400, "bad_request", f"action {action!r} is not supported: {STATUS}, {', '.join(known)}"
         )
+    handle = await running_handle(state.ctx, namespace, record.name)
+    shape = await _shape(state, namespace, await current_view(handle))
     return await _act(handle, shape, Action(action))
 
 
@@ -220,18 +245,15 @@ async def _act(handle: McisHandle, shape: McisShape, action: Action) -> Message:
 
 @router.delete("/ns/{ns}/mcis/{mcis}")
 async def delete(ns: str, mcis: str, state: State) -> Message:
-    namespace = namespace_id(state, ns)
-    id = checked_id(mcis, "MCIS")
-    record = state.ctx.store.get_mcis(namespace, id)
-    if record is None or record.phase is McisPhase.DELETED:
-        raise not_found("MCIS", id)
+    namespace, record = _existing(state, ns, mcis)
+    id = record.name
     handle = await deletable_handle(state.ctx, namespace, id)
     await watch(handle, lambda v: v.operation is None, quiet=True)  # an action under way ends
     accepted = await accept_delete(state.ctx, handle, namespace, id, force=False)
     delete_id = accepted.id if accepted else None
     view = await watch(handle, _finished(delete_id), quiet=True)
     if view.phase != McisPhase.DELETED.value:
-        why = next((op.message for op in view.operations if op.id == delete_id), "")
+        why = _message(view, delete_id)
         raise ApiError(409, "failed", f"Deleting the MCIS {id} failed: {why}")
     state.registrations.delete(namespace, MCIS, id)
     return Message(message="Deleting the MCIS info")
@@ -240,7 +262,9 @@ async def delete(ns: str, mcis: str, state: State) -> Message:
 @router.post("/ns/{ns}/mcis/{mcis}/vm", status_code=status.HTTP_201_CREATED)
 async def add_vm(ns: str, mcis: str, body: VmReq, state: State) -> VmInfo:
     """One more VM (a group of one, as a `vm` entry of the create)."""
-    namespace, id, handle = await _live(state, ns, mcis)
+    namespace, record = _existing(state, ns, mcis)
+    id = record.name
+    handle = await running_handle(state.ctx, namespace, id)
     group, kept_vm = await _group(state, namespace, body)
     request = await add_group_request(state.ctx, namespace, id, group, force=False)
     accepted = await accept_operation(handle, request)
@@ -248,10 +272,9 @@ async def add_vm(ns: str, mcis: str, body: VmReq, state: State) -> VmInfo:
     kept = _kept(state, namespace, id)
     kept.vm[group.name] = kept_vm
     state.registrations.put(namespace, MCIS, id, kept.model_dump())
-    shape = await _shape(state, view, kept)
+    shape = await _shape(state, namespace, view)
     added = next((vm for vm in shape.view.vms if vm_id(vm) == group.name), None)
     if added is None:
-        record = next((op for op in view.operations if op.id == accepted.id), None)
-        why = record.message if record else "it was not added"
+        why = _message(view, accepted.id) or "it was not added"
         raise ApiError(409, "failed", f"The VM {group.name} was not added: {why}")
     return shape.vm_info(added)

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.entries import CatalogId
+
 NONE = "None"
 """`targetAction` / `targetStatus` when nothing is pending."""
 
@@ -185,14 +187,14 @@ class KeptImage(BaseModel):
     """A registered image: as Tumblebug shows it, and the catalog image it names."""
 
     info: ImageInfo
-    catalog_id: str
+    catalog_id: CatalogId
 
 
 class KeptSpec(BaseModel):
     """A registered spec: as Tumblebug shows it, and the catalog spec it names."""
 
     info: SpecInfo
-    catalog_id: str
+    catalog_id: CatalogId
 
 
 class VNetList(BaseModel):

@@ -214,3 +214,63 @@ async def test_requests_without_credentials_get_401(settings: Settings) -> None:
         for path in ("/tumblebug/ns", "/tumblebug/ns/ns-01/mcis"):
             answer = await anonymous.get(path)
             assert answer.status_code == 401 and "message" in answer.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "says"),
+    [
+        (
+            "vNet",
+            {"name": "VNET_01", "connectionName": CONNECTION, "cidrBlock": "10.0.0.0/33"},
+            "'10.0.0.0/33' is no IPv4 CIDR block",
+        ),
+        (
+            "vNet",
+            {
+                "name": "VNET_01",
+                "connectionName": CONNECTION,
+                "subnetInfoList": [{"Name": "SUBNET_01", "IPv4_CIDR": "ten"}],
+            },
+            "'ten' is no IPv4 CIDR block",
+        ),
+        (
+            "securityGroup",
+            {
+                "name": "SG_01",
+                "connectionName": CONNECTION,
+                "vNetId": "VNET_01",
+                "firewallRules": [{"FromPort": "22", "ToPort": "22", "IPProtocol": "sctp"}],
+            },
+            "firewall rule protocol 'sctp'",
+        ),
+        (
+            "securityGroup",
+            {
+                "name": "SG_01",
+                "connectionName": CONNECTION,
+                "vNetId": "VNET_01",
+                "firewallRules": [{"FromPort": "ssh", "ToPort": "22", "IPProtocol": "tcp"}],
+            },
+            "port 'ssh' is no number",
+        ),
+        ("sshKey", {"name": "KEY_01"}, "connectionName"),
+    ],
+)
+async def test_a_bad_network_resource_is_a_400_and_starts_nothing(
+    tb: httpx.AsyncClient, path: str, body: dict[str, Any], says: str
+) -> None:
+    answer = await tb.post(f"/tumblebug/ns/ns-01/resources/{path}", json=body)
+    assert answer.status_code == 400, answer.text
+    assert says in answer.json()["message"]
+
+
+async def test_an_unknown_network_resource_or_mcis_is_a_404(tb: httpx.AsyncClient) -> None:
+    for path, says in (
+        ("resources/vNet/VNET_01", "The vNet vnet-01 does not exist"),
+        ("resources/securityGroup/sg-01", "The securityGroup sg-01 does not exist"),
+        ("resources/sshKey/KEY_01", "The sshKey key-01 does not exist"),
+        ("mcis/MCIS_01", "The MCIS mcis-01 does not exist"),
+    ):
+        for answer in (await tb.get(f"/tumblebug/ns/ns-01/{path}"),
+                       await tb.delete(f"/tumblebug/ns/ns-01/{path}")):  # fmt: skip
+            assert (answer.status_code, answer.json()["message"]) == (404, says)

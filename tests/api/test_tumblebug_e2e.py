@@ -2,8 +2,9 @@
 namespaces, sshd): a Spider connection registered on the Spider port; namespace `NS_01`; vNet,
 security group, SSH key, image registered with info and spec; an MCIS of 2 VMs, one `vm` entry
 each; `?action=status` is `Running-(2/2)`; suspend polled to `Suspended-(2/2)`; resume; a remote
-command whose `result_array` holds both VMs' hostnames; terminate; the MCIS and every resource
-deleted with Tumblebug's messages, and no VM left at the cloud."""
+command whose `result_array` holds both VMs' hostnames (then one VM's); one more VM added;
+terminate; the MCIS and every resource deleted with Tumblebug's messages, and no VM left at the
+cloud."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ pytestmark = [
 CONNECTION = "aws-us-east-1"
 NS = "/tumblebug/ns/NS_01"
 MCIS = f"{NS}/mcis/MCIS_01"
+CMD = f"{NS}/cmd/mcis/MCIS_01"
 SPIDER_REGISTRATIONS = (
     ("driver", {"DriverName": "aws-driver01", "ProviderName": "AWS",
                 "DriverLibFileName": "aws-driver-v1.0.so"}),
@@ -234,9 +236,21 @@ def test_a_tumblebug_client_runs_its_scenario_on_real_vms(clients: Clients) -> N
         assert result["vm_ip"] == vms[vm_id]["publicIP"]
         assert result["result"].strip() == f"ns-01-mcis-01-{vm_id}-1"
 
+    answer = tb.post(f"{CMD}/vm/VM_02", json={"command": "hostname"})
+    assert [(r["vm_id"], r["result"].strip()) for r in answer.json()["result_array"]] == [
+        ("vm-02", "ns-01-mcis-01-vm-02-1")
+    ]
+
+    added = created(tb.post(f"{MCIS}/vm", json=vm_entry("VM_03")))
+    assert (added["id"], added["name"], added["status"]) == ("vm-03", "VM_03", "Running")
+    listed = tb.get(f"{NS}/mcis", params={"option": "status"}).json()["mcis"]
+    assert [(m["id"], m["status"], len(m["vm"])) for m in listed] == [
+        ("mcis-01", "Running-(3/3)", 3)
+    ]
+
     answer = tb.get(MCIS, params={"action": "terminate"})
     assert answer.json() == {"message": "Terminating the MCIS"}
-    clients.poll_status("Terminated-(2/2)")
+    clients.poll_status("Terminated-(3/3)")
     assert tb.get(MCIS, params={"action": "terminate"}).json() == {
         "message": "No VM to terminate in the MCIS"
     }
