@@ -18,9 +18,12 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.spider import create_spider_app
-from api.tumblebug.status import status_string
+from api.tumblebug.models import KeptMcis, KeptVm, VmReq
+from api.tumblebug.status import McisShape, status_string
+from catalog.entries import Region
 from drivers.base import CloudDriver
-from models.status import VmStatus
+from models.mcis import McisView, VmView
+from models.status import TargetAction, TargetStatus, VmStatus, aggregate
 from settings import Settings, load_settings
 from starter.context import Context
 from starter.stack import isolated_env
@@ -274,3 +277,68 @@ async def test_an_unknown_network_resource_or_mcis_is_a_404(tb: httpx.AsyncClien
         for answer in (await tb.get(f"/tumblebug/ns/ns-01/{path}"),
                        await tb.delete(f"/tumblebug/ns/ns-01/{path}")):  # fmt: skip
             assert (answer.status_code, answer.json()["message"]) == (404, says)
+
+
+def test_an_mcis_in_tumblebugs_shapes_names_each_vm_by_its_entry() -> None:
+    def vm(name: str, status: VmStatus, ip: str) -> VmView:
+        return VmView(
+            id=name,
+            group=name.rpartition("-")[0],
+            status=status,
+            native_status=status.value.lower(),
+            provider="aws",
+            region="r1",
+            spec="aws+r1+small",
+            image="aws+r1+ubuntu",
+            public_ip=ip,
+            csp_id=f"i-{name}",
+        )
+
+    vms = [vm("vm-01-1", S.SUSPENDED, "10.0.0.1"), vm("vm-02-1", S.SUSPENDING, "10.0.0.2")]
+    status = aggregate(
+        [(v.id, v.status) for v in vms], TargetAction.SUSPEND, TargetStatus.SUSPENDED
+    )
+    view = McisView.build("ns-01", "mcis-01", "uid", "two", "active", status, vms)
+    entry = {
+        "name": "VM_01",
+        "connectionName": CONNECTION,
+        "specId": "SPEC_01",
+        "imageId": "IMAGE_01",
+        "vNetId": "VNET_01",
+        "securityGroupIds": ["SG_01"],
+        "sshKeyId": "KEY_01",
+    }
+    kept = KeptMcis(
+        name="MCIS_01", vm={"vm-01": KeptVm(entry=VmReq(**entry), cloudType="aws", zone="r1a")}
+    )
+    region = Region(provider="aws", name="r1", display_name="Here", latitude=1.5, longitude=2.5)
+    shape = McisShape(view, kept, {("aws", "r1"): region})
+
+    info = shape.info()
+    assert (info.id, info.name, info.status) == ("mcis-01", "MCIS_01", "Partial-Suspended-(1/2)")
+    assert (info.targetAction, info.targetStatus) == ("Suspend", "Suspended")
+    first, second = info.vm
+    assert (first.id, first.name, first.specId, first.connectionName) == (
+        "vm-01",
+        "VM_01",
+        "SPEC_01",
+        CONNECTION,
+    )
+    assert (first.targetAction, first.targetStatus) == ("None", "None")  # already there
+    assert first.region.model_dump() == {"Region": "r1", "Zone": "r1a"}
+    assert first.location.model_dump() == {
+        "latitude": 1.5,
+        "longitude": 2.5,
+        "briefAddr": "Here",
+        "cloudType": "aws",
+        "nativeRegion": "r1",
+    }
+    assert (second.id, second.name, second.specId) == ("vm-02", "vm-02-1", "aws+r1+small")
+    assert (second.targetAction, second.targetStatus) == ("Suspend", "Suspended")
+
+    status_info = shape.status_info()
+    assert status_info.masterVmId == "" and status_info.masterIp == ""  # no VM runs
+    assert [(v.id, v.csp_vm_id, v.native_status) for v in status_info.vm] == [
+        ("vm-01", "i-vm-01-1", "suspended"),
+        ("vm-02", "i-vm-02-1", "suspending"),
+    ]
