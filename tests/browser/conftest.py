@@ -85,3 +85,15 @@ def browser(api: Served) -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+def save_full_page(driver: Any, path: Path) -> None:
+    """A PNG of the whole page, however long (the viewport set to the page's size first)."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    metrics = {"width": WINDOW[0], "height": int(size["height"]) + 1}
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {**metrics, "deviceScaleFactor": 1, "mobile": False}
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(path)), f"no screenshot at {path}"
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -6,6 +6,7 @@ reload."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ import pytest
 
 from api.dashboard import STATIC
 from starter.demo import GROUPS
-from tests.browser.conftest import OUTPUT, WINDOW, Served
+from tests.browser.conftest import OUTPUT, Served, save_full_page
 from tests.e2e.conftest import E2E
 
 pytestmark = pytest.mark.e2e
@@ -23,12 +24,32 @@ NAMESPACE = "dash"
 MCIS = "world"
 COUNTRY_SHAPES = STATIC / "vendor" / "world-atlas" / "countries-110m.json"
 
+ALWAYS = {"metric": "cpu", "operator": ">=", "operand": 0, "evaluation_period": 1}
+NEVER = {"metric": "cpu", "operator": "<=", "operand": -1, "evaluation_period": 10}
+POLICY = {
+    "sample_interval_s": 1,
+    "cooldown_s": 600,
+    "min_vms": 6,
+    "max_vms": 8,
+    "rules": [
+        {
+            "condition": ALWAYS,
+            "action": {"kind": "Resume"},
+        },
+        {  # never holds: keeps the last 10 samples to show
+            "condition": NEVER,
+            "action": {"kind": "ScaleIn"},
+        },
+    ],
+}
+
 T = TypeVar("T")
 
 # What the page shows, read from its DOM attributes in one call.
 SNAPSHOT = """
 const status = document.getElementById("mcis-status");
 const errors = document.getElementById("errors");
+const cpuSamples = document.querySelector('tr[data-metric="cpu"] td.samples');
 return {
   markers: [...document.querySelectorAll(".region-marker")].map((m) => ({
     region: m.dataset.region, provider: m.dataset.provider,
@@ -42,6 +63,9 @@ return {
   vms: [...document.querySelectorAll("#vms tr.vm")].map((r) => ({
     name: r.dataset.vm, status: r.dataset.status, cells: [...r.cells].map((c) => c.textContent),
   })),
+  policy: document.querySelector(".policy-state")?.dataset.state ?? null,
+  samples: Number(cpuSamples?.dataset.count ?? 0),
+  decisions: [...document.querySelectorAll("tr.decision")].map((r) => r.cells[3].textContent),
   countries: Number(document.querySelector(".world-map").dataset.countries ?? 0),
   workflow: document.querySelector("#mcis-status .temporal-link")?.href ?? null,
   live: document.getElementById("live").textContent,
@@ -62,11 +86,16 @@ def wait_for(read: Callable[[], T], done: Callable[[T], bool], what: str, timeou
 
 
 @pytest.fixture(scope="module")
-def running_mcis(stack: E2E) -> dict[str, Any]:
+def running_mcis(stack: E2E, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The MCIS, with a policy that samples every second and decides once, at its first sample
+    (a Resume of the running MCIS: a no-op)."""
     stack.ok("ns", "create", NAMESPACE)
     groups = [arg for group in GROUPS for arg in ("--group", group)]
     view: dict[str, Any] = stack.json("create", NAMESPACE, MCIS, *groups, timeout=300)
     assert view["display"] == "Running (6/6)"
+    policy = tmp_path_factory.mktemp("policy") / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    stack.ok("policy", "create", NAMESPACE, MCIS, "-f", str(policy))
     return view
 
 
@@ -102,12 +131,11 @@ def test_dashboard_shows_the_mcis_on_the_world_map_and_follows_its_status(
     assert all(vm["status"] == "Running" for vm in shown["vms"])
     assert shown["countries"] > 150  # Natural Earth's 1:110m countries
     assert shown["workflow"].endswith(f"/workflows/mcis%2F{NAMESPACE}%2F{MCIS}")
+    assert shown["policy"] in ("Ready", "Checking", "Detected", "Operating", "Stabilizing")
 
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(WINDOW[0], max(WINDOW[1], height))
-    OUTPUT.mkdir(exist_ok=True)
-    assert browser.save_screenshot(str(OUTPUT / "dashboard.png"))
+    save_full_page(browser, OUTPUT / "dashboard.png")
 
+    stack.ok("policy", "delete", NAMESPACE, MCIS)
     stack.ok("suspend", NAMESPACE, MCIS)
     suspended = wait_for(
         page,

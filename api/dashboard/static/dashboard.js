@@ -238,7 +238,7 @@ async function showPolicy() {
       { "data-metric": metric },
       el("th", {}, metric),
       el("td", {}, sparkline(recent)),
-      el("td", { class: "samples" }, recent.map((v) => Number(v).toFixed(1)).join(" ")),
+      el("td", { class: "samples", "data-count": recent.length }, recent.map((v) => Number(v).toFixed(1)).join(" ")),
     );
   });
   const decisions = view.decisions.slice(-DECISIONS_SHOWN).reverse().map((d) =>
