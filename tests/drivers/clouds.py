@@ -17,6 +17,7 @@ from libcloud.compute.drivers.gce import GCENodeDriver
 from libcloud.compute.drivers.openstack import OpenStack_2_NodeDriver
 
 from drivers.connection import CloudKind, Location
+from models.cloud import VmCreateRequest
 from tests.drivers.libcloud_mocks import (
     ECS_PARAMS,
     GCE_KEYWORD_PARAMS,
@@ -94,6 +95,21 @@ class CloudCase:
 
     def __str__(self) -> str:
         return self.cloud
+
+    def vm_request(self, spec: str = "", key_name: str = "") -> VmCreateRequest:
+        """The contract's VM: the name, spec and image the recordings hold, mcis's tags and
+        client token, the network and groups the cloud needs."""
+        return VmCreateRequest(
+            name=self.vm_name,
+            spec=spec or self.spec,
+            image=self.image,
+            vnet_csp_id=self.vm_network[0],
+            subnet_csp_id=self.vm_network[1],
+            security_group_csp_ids=list(self.vm_security_groups),
+            key_name=key_name,
+            client_token=TOKEN,
+            tags=TAGS,
+        )
 
 
 TAGS = {"mcis-ns": "dev", "mcis-mcis": "web"}

@@ -17,25 +17,10 @@ from drivers.errors import (
     NotSupportedError,
 )
 from drivers.status_map import to_canonical
-from models.cloud import DEFAULT_RULES, SubnetSpec, VmCreateRequest
+from models.cloud import DEFAULT_RULES, SubnetSpec
 from models.status import TargetAction, VmStatus
 from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN, CloudCase
 from tests.drivers.conftest import Cloud
-
-
-def _request(cloud: Cloud, spec: str | None = None, key_name: str = "") -> VmCreateRequest:
-    case = cloud.case
-    return VmCreateRequest(
-        name=case.vm_name,
-        spec=spec or case.spec,
-        image=case.image,
-        vnet_csp_id=case.vm_network[0],
-        subnet_csp_id=case.vm_network[1],
-        security_group_csp_ids=list(case.vm_security_groups),
-        key_name=key_name,
-        client_token=TOKEN,
-        tags=TAGS,
-    )
 
 
 def _existing_subnets(case: CloudCase) -> list[SubnetSpec]:
@@ -161,7 +146,7 @@ async def test_create_sends_the_tags_the_client_token_and_the_key(cloud: Cloud) 
     key_name = ""
     if case.sent_key is not None:
         key_name = (await driver.import_key_pair(case.region, "mcis-key", PUBLIC_KEY, {})).name
-    vm = await driver.create_vm(case.region, _request(cloud, key_name=key_name))
+    vm = await driver.create_vm(case.region, case.vm_request(key_name=key_name))
     assert vm.csp_id == case.vm_id and vm.name == case.vm_name
     [create] = cloud.mock.sent(case.create_pattern)
     sent = case.sent_tags(create)
@@ -174,7 +159,7 @@ async def test_create_sends_the_tags_the_client_token_and_the_key(cloud: Cloud) 
 async def test_create_again_finds_the_vm_its_token_made(cloud: Cloud) -> None:
     case, driver = cloud.case, cloud.driver
     cloud.mock.phase = "running"  # the cloud holds the VM of the token
-    vm = await driver.create_vm(case.region, _request(cloud))
+    vm = await driver.create_vm(case.region, case.vm_request())
     assert (vm.csp_id, vm.client_token) == (case.vm_id, TOKEN)
     assert cloud.mock.sent(case.create_pattern) == []
 
@@ -233,9 +218,9 @@ async def test_terminate_deletes_the_vm_and_a_gone_vm_is_no_error(cloud: Cloud) 
 async def test_bad_input_is_a_clear_cloud_error(cloud: Cloud) -> None:
     case, driver = cloud.case, cloud.driver
     with pytest.raises(InvalidRequestError, match="unknown spec 'no-such-spec'"):
-        await driver.create_vm(case.region, _request(cloud, spec="no-such-spec"))
+        await driver.create_vm(case.region, case.vm_request(spec="no-such-spec"))
     assert cloud.mock.sent(case.create_pattern) == []
-    unknown_image = _request(cloud).model_copy(update={"image": "no-such-image"})
+    unknown_image = case.vm_request().model_copy(update={"image": "no-such-image"})
     with pytest.raises(CloudError, match="image") as refused:
         await driver.create_vm(case.region, unknown_image)
     assert not refused.value.retryable
