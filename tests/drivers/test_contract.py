@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from drivers.batch import act_on_vms
 from drivers.errors import (
     CloudError,
     CloudNotFoundError,
@@ -17,7 +18,7 @@ from drivers.errors import (
     NotSupportedError,
 )
 from drivers.status_map import to_canonical
-from models.cloud import DEFAULT_RULES, SubnetSpec
+from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmAction
 from models.status import TargetAction, VmStatus
 from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN, CloudCase
 from tests.drivers.conftest import Cloud
@@ -201,6 +202,16 @@ async def test_suspend_resume_and_reboot_act_on_the_vm(cloud: Cloud) -> None:
         VmStatus.REBOOTING,
         VmStatus.RUNNING,
     )
+
+
+async def test_a_batch_action_refuses_only_the_vm_the_cloud_lacks(cloud: Cloud) -> None:
+    case = cloud.case
+    cloud.mock.phase = "running"
+    suspended, missing = await act_on_vms(
+        cloud.driver, case.region, VmAction.SUSPEND, [case.vm_id, "no-such-vm"]
+    )
+    assert isinstance(suspended, CloudVm) and suspended.native_status == case.natives["stopped"]
+    assert isinstance(missing, CloudNotFoundError)
 
 
 async def test_terminate_deletes_the_vm_and_a_gone_vm_is_no_error(cloud: Cloud) -> None:
