@@ -71,6 +71,11 @@ class RegistrationStore:
         with self._writer.begin() as conn:
             return conn.execute(delete(_ROWS).where(*_key(scope, kind, id))).rowcount > 0
 
+    def delete_scope(self, scope: str) -> None:
+        """Forget every document of `scope` (a namespace deleted)."""
+        with self._writer.begin() as conn:
+            conn.execute(delete(_ROWS).where(_ROWS.c.scope == scope))
+
 
 def _row(scope: str, kind: str, id: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"scope": scope, "kind": kind, "id": id, "body": body, "created_at": utc_now()}

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, status
 
 from api.errors import ApiError
 from api.tumblebug.connections import Place, resolve
-from api.tumblebug.ids import already_exists, checked_id, not_found
+from api.tumblebug.ids import already_exists, checked_id, derive_id, not_found
 from api.tumblebug.models import (
     ImageInfo,
     ImageList,
@@ -31,6 +31,7 @@ from api.tumblebug.state import CompatState, State
 from catalog.entries import CatalogId, Image, Spec
 from drivers.errors import CloudError
 from drivers.retry import retrying
+from models.records import McisPhase
 from starter.errors import FAILED, CliError
 
 router = APIRouter(tags=["tumblebug resources"])
@@ -76,14 +77,18 @@ def _unknown(place: Place, kind: str, name: str) -> ApiError:
 
 
 def _delete(state: CompatState, ns: str, kind: str, id: str, field: str) -> Message:
-    """Forget a registration unless an MCIS's `vm` entry (`field`: specId, imageId) uses it."""
+    """Forget a registration unless a `vm` entry (`field`: specId, imageId) of an MCIS that
+    still exists uses it."""
     namespace = namespace_id(state, ns)
     id = checked_id(id, kind)
     _kept(state, namespace, kind, id)
+    mcis_records = state.ctx.store.list_mcis(namespace)
+    live = {r.name for r in mcis_records if r.phase is not McisPhase.DELETED}
     users = sorted(
-        kept.name
+        mcis
         for kept in map(KeptMcis.model_validate, state.registrations.of_kind(namespace, MCIS))
-        if any(checked_id(getattr(vm.entry, field), kind) == id for vm in kept.vm.values())
+        if (mcis := derive_id(kept.name)) in live
+        and any(derive_id(getattr(vm.entry, field)) == id for vm in kept.vm.values())
     )
     if users:
         raise ApiError(

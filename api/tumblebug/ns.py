@@ -63,5 +63,5 @@ async def delete(ns: str, state: State) -> Message:
                 f"Cannot delete the ns {id}, which is not empty: it holds a {kind}",
             )
     delete_namespace(state.ctx, id)
-    state.registrations.delete(id, KIND, id)
+    state.registrations.delete_scope(id)  # its name, and what outlived resources deleted by the CLI
     return Message(message="The ns has been deleted")

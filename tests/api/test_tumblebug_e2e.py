@@ -215,8 +215,9 @@ def test_a_tumblebug_client_runs_its_scenario_on_real_vms(clients: Clients) -> N
     )
     assert status["masterVmId"] in vms and status["masterIp"]
 
-    in_use = tb.delete(f"{NS}/resources/vNet/VNET_01")
-    assert in_use.status_code == 409 and "dependency" in in_use.json()["message"]
+    for kind in ("vNet/VNET_01", "securityGroup/SG_01", "sshKey/KEY_01", "spec/SPEC_01"):
+        in_use = tb.delete(f"{NS}/resources/{kind}")
+        assert in_use.status_code == 409 and "dependency" in in_use.json()["message"], kind
 
     answer = tb.get(MCIS, params={"action": "suspend"})
     assert answer.json() == {"message": "Suspending the MCIS"}
