@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip(
+    "requests_mock",
+    reason="Libcloud's test package (its mock HTTP classes) needs the dev dependency requests-mock",
+)
+
 from drivers.base import CloudDriver
 from drivers.libcloud_base import LibcloudDriver
 from drivers.registry import DRIVER_CLASSES
