@@ -64,6 +64,7 @@ class WorldMap(BaseModel):
     statuses: dict[str, int]  # VMs by status
     regions: list[MapRegion]
     links: list[MapLink]
+    warnings: list[str] = []  # e.g. why the catalog that places the regions was not reloaded
 
 
 def world_map(
@@ -125,11 +126,20 @@ def _link(a: str, b: str, entry: RttEntry | None, places: dict[str, CatalogRegio
 async def _answer(
     ctx: Context, vms: list[VmRecord], namespace: str | None, mcis: str | None
 ) -> WorldMap:
-    catalog = await catalog_store(ctx)
+    """The map over the catalog as the CLI reads it (its drivers' part reloaded first when it
+    is missing or stale). A cloud that cannot be read now does not fail the map: the stored
+    catalog places what it can, and the answer says why it was not reloaded."""
+    warnings = []
     try:
-        return await asyncio.to_thread(_read_map, catalog, vms, namespace, mcis)
+        catalog = await catalog_store(ctx)
+    except CliError as exc:
+        catalog = CatalogStore.from_settings(ctx.settings)
+        warnings.append(f"catalog not reloaded: {exc.message}")
+    try:
+        found = await asyncio.to_thread(_read_map, catalog, vms, namespace, mcis)
     finally:
         catalog.close()
+    return found.model_copy(update={"warnings": warnings})
 
 
 def _read_map(

@@ -61,7 +61,9 @@ def catalog_regions() -> list[CatalogRegion]:
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def ctx(tmp_path: Path) -> AsyncIterator[Context]:
+    """A store of three MCIS in two namespaces, a catalog loaded from the drivers (as far as the
+    catalog knows: nothing listens at the local cloud's address) with one measured RTT."""
     env = {
         **isolated_env(tmp_path, "map-test"),
         "MCIS_API_USERNAME": AUTH[0],
@@ -93,11 +95,15 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     catalog.replace_source(CatalogSource.DRIVERS, catalog_regions(), [], origin=origin)
     catalog.record_measurements(rtts=[RttMeasurement(a=SEOUL, b=BELGIUM, rtt_ms=MEASURED_MS)])
     catalog.close()
-    app = create_app(ctx.settings, ctx)
-    transport = httpx.ASGITransport(app=app)
+    yield ctx
+    await ctx.aclose()
+
+
+@pytest.fixture
+async def client(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(ctx.settings, ctx))
     async with httpx.AsyncClient(transport=transport, base_url="http://api", auth=AUTH) as http:
         yield http
-    await ctx.aclose()
 
 
 async def get(client: httpx.AsyncClient, path: str, status: int = 200) -> Any:
@@ -111,6 +117,7 @@ async def test_map_of_an_mcis_places_its_regions_and_says_where_each_rtt_came_fr
 ) -> None:
     world = await get(client, "/v1/ns/dev/mcis/web/map")
     assert (world["namespace"], world["mcis"], world["vms"]) == ("dev", "web", 4)
+    assert world["warnings"] == []
     assert world["clouds"] == {"aws": 2, "azure": 1, "gcp": 1}
     assert world["statuses"] == {"Running": 3, "Suspended": 1}
     regions = {r["key"]: r for r in world["regions"]}
@@ -168,3 +175,16 @@ async def test_unknown_or_invalid_names_and_missing_credentials_are_refused(
     assert invalid["error"] == "bad_request"
     anonymous = await client.get("/v1/map", auth=None)
     assert anonymous.status_code == 401
+
+
+async def test_a_cloud_that_cannot_be_read_leaves_the_stored_catalog_and_says_so(
+    ctx: Context, client: httpx.AsyncClient
+) -> None:
+    catalog = CatalogStore.from_settings(ctx.settings)
+    catalog.replace_source(CatalogSource.DRIVERS, catalog_regions(), [], origin="elsewhere")
+    catalog.close()
+    world = await get(client, "/v1/ns/dev/mcis/web/map")
+    assert [r["latitude"] is not None for r in world["regions"]] == [True, True, True]
+    (warning,) = world["warnings"]
+    assert warning.startswith("catalog not reloaded: loading the catalog of cloud ")
+    assert "did not answer" in warning

@@ -197,7 +197,8 @@ async function showMap() {
   document.getElementById("map-summary").textContent =
     `${answer.vms} VMs in ${answer.regions.length} regions (${clouds || "none"}); ` +
     `${answer.links.length} region pairs, ${measured} with a measured or configured RTT` +
-    (unplaced.length ? `; not placed: ${unplaced.join(", ")}` : "");
+    (unplaced.length ? `; not placed: ${unplaced.join(", ")}` : "") +
+    answer.warnings.map((warning) => `; ${warning}`).join("");
 }
 
 function sparkline(values) {
