@@ -40,6 +40,9 @@ NodeDriver = Any
 
 @dataclass(frozen=True)
 class CloudCase:
+    """One cloud of the contract: what differs per cloud, as data. Patterns are regexes
+    searched in a request's line (`SentRequest.line`)."""
+
     cloud: CloudKind
     region: str
     http: type
@@ -76,7 +79,8 @@ class CloudCase:
     routes: tuple[Route, ...] = ()
     transitions: tuple[Transition, ...] = ()
     lacks: frozenset[str] = frozenset()
-    """Contract calls Libcloud offers nothing for on this cloud (NotSupportedError)."""
+    """Contract calls Libcloud offers nothing for on this cloud (NotSupportedError); `make_vnet`
+    and `make_security_group`: it finds existing ones but cannot make new ones."""
     existing_network: str = ""
     """A network the recorded cloud holds, with subnet `{network}-{existing_subnet}` if any."""
     existing_subnet: str = ""
