@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import dashboard, native, tumblebug
 from api.auth import BasicAuth
 from api.errors import install_error_handlers
+from api.native.status_reads import StatusReads, workflow_reader
 from settings import Settings
 from starter.context import Context
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
 
     app = FastAPI(title="mcis", version=VERSION, lifespan=lifespan)
     app.state.ctx = context
+    app.state.status_reads = StatusReads(workflow_reader(context))
     install_error_handlers(app)
 
     @app.get("/health", tags=["health"])

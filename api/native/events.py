@@ -1,33 +1,39 @@
 """Native API: `GET /v1/ns/{ns}/mcis/{name}/events`, the MCIS's status changes as server-sent
 events.
 
-The server polls the workflow's status query (`starter.watch.watch`, every `watch.POLL_S`) and
-sends an `event: status` whose data is the status (`McisView`, as `GET .../mcis/{name}`
-answers it, with the VMs when the query lists them) each time the status, the counts, the
-phase, the target or an operation's state changes. The first event is the current status; the
-stream ends after the status of the deleted MCIS (phase `deleted`), or after an `event: error`
-if its workflow ends otherwise. A comment line every `KEEPALIVE_S` keeps idle connections
-open through proxies."""
+The server reads the workflow's status every `POLL_S` (through the app's `StatusReads`, so
+that many streams of one MCIS share each query) and sends an `event: status` whose data is the
+status (`McisView`, as the status query answers it: with the VMs unless the MCIS has more than
+`VMS_IN_VIEW`) each time the status, the counts, the phase, the target or an operation's state
+changes. The first event is the current status; the stream ends after the status of the deleted
+MCIS (phase `deleted`), or after an `event: error` if its workflow ends otherwise. A comment
+line every `KEEPALIVE_S` keeps idle connections open through proxies."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from api.native.common import Ctx
+from api.native.status_reads import StatusReads, status_reads
 from models.mcis import McisView
+from models.naming import mcis_workflow_id
 from models.records import McisPhase
+from starter.context import Context
 from starter.errors import CliError
-from starter.mcis_service import McisHandle, current_view
-from starter.views import running_handle
-from starter.watch import POLL_S, watch
+from workflows.mcis import McisWorkflow
 
 router = APIRouter(tags=["mcis"])
 
+POLL_S = 0.5
 KEEPALIVE_S = 15.0
 MEDIA_TYPE = "text/event-stream"
 
@@ -50,11 +56,6 @@ def change_key(view: McisView) -> str:
     )
 
 
-def differs_from(view: McisView) -> Callable[[McisView], bool]:
-    key = change_key(view)
-    return lambda other: change_key(other) != key
-
-
 def sse(event: str, data: str, event_id: int | None = None) -> str:
     """One server-sent event (data on one line: JSON never holds a raw newline)."""
     head = f"id: {event_id}\n" if event_id is not None else ""
@@ -62,30 +63,48 @@ def sse(event: str, data: str, event_id: int | None = None) -> str:
 
 
 async def status_events(
-    handle: McisHandle,
+    read: Callable[[], Awaitable[McisView | None]],
+    ended: Callable[[], Awaitable[McisView | str]],
     first: McisView,
     keepalive_s: float = KEEPALIVE_S,
     poll_s: float = POLL_S,
 ) -> AsyncIterator[str]:
-    """The events of one MCIS from its status `first` on, until it is deleted."""
-    view, sent = first, 0
+    """The events of one MCIS from its status `first` on, until it is deleted. `read` gives
+    the status (None: no worker answered; CliError once the workflow no longer runs), `ended`
+    the deleted MCIS's last status, or why its workflow ended otherwise."""
+    view: McisView | str = first
+    sent, key = 0, ""
+    quiet_since = time.monotonic()
     while True:
-        sent += 1
-        yield sse("status", view.model_dump_json(), sent)
-        if view.phase == McisPhase.DELETED.value:
+        if isinstance(view, str):
+            yield sse("error", json.dumps({"error": "ended", "message": view}))
             return
-        changed = differs_from(view)
-        while True:
-            try:
-                view = await asyncio.wait_for(
-                    watch(handle, changed, quiet=True, poll_s=poll_s), keepalive_s
-                )
-                break
-            except TimeoutError:
-                yield ": keepalive\n\n"
-            except CliError as exc:  # the workflow ended without deleting the MCIS
-                yield sse("error", json.dumps({"error": "ended", "message": exc.message}))
+        if change_key(view) != key:
+            sent, key, quiet_since = sent + 1, change_key(view), time.monotonic()
+            yield sse("status", view.model_dump_json(), sent)
+            if view.phase == McisPhase.DELETED.value:
                 return
+        elif time.monotonic() - quiet_since >= keepalive_s:
+            quiet_since = time.monotonic()
+            yield ": keepalive\n\n"
+        await asyncio.sleep(poll_s)
+        try:
+            view = await read() or view  # no worker answered: nothing new
+        except CliError:  # its workflow no longer runs
+            view = await ended()
+        except RPCError:
+            pass  # Temporal did not answer this time: read again at the next poll
+
+
+async def last_status(ctx: Context, namespace: str, name: str) -> McisView | str:
+    """The status a deleted MCIS's workflow ended with, or how else it ended."""
+    client = await ctx.client()
+    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    description = await handle.describe()
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    ended = description.status.name if description.status else "unknown"
+    return f"workflow {handle.id} ended {ended}"
 
 
 @router.get(
@@ -93,12 +112,20 @@ async def status_events(
     response_class=StreamingResponse,
     responses={200: {"content": {MEDIA_TYPE: {}}, "description": "status events"}},
 )
-async def events(namespace: str, name: str, ctx: Ctx) -> StreamingResponse:
+async def events(
+    namespace: str,
+    name: str,
+    ctx: Ctx,
+    reads: Annotated[StatusReads, Depends(status_reads)],
+) -> StreamingResponse:
     """Server-sent events: `status` at once and at every change, until the MCIS is deleted."""
-    handle = await running_handle(ctx, namespace, name)
-    first = await current_view(handle)  # errors (not found, no worker) answer as JSON
+    first = await reads.current(namespace, name)  # errors (not found, no worker) answer as JSON
     return StreamingResponse(
-        status_events(handle, first),
+        status_events(
+            lambda: reads.read(namespace, name),
+            lambda: last_status(ctx, namespace, name),
+            first,
+        ),
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

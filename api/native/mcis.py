@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.errors import ApiError
 from api.native.common import Ctx
+from api.native.status_reads import StatusReads, status_reads
 from models.lifecycle import OperationKind, OperationRecord, OperationState
 from models.mcis import MAX_VMS_PER_GROUP, GroupRequest, McisView, PartialFailurePolicy
 from models.operations import OperationRequest
@@ -25,7 +26,6 @@ from starter.mcis_service import (
     accept_delete,
     accept_operation,
     add_group_request,
-    current_view,
     deletable_handle,
     group_from_text,
     list_mcis,
@@ -88,6 +88,7 @@ class AddGroup(OperationOptions):
     name: str | None = None
 
 
+Reads = Annotated[StatusReads, Depends(status_reads)]
 Options = Annotated[OperationOptions | None, Body()]
 """An action's optional body."""
 
@@ -181,17 +182,18 @@ async def list_all(namespace: str, ctx: Ctx) -> list[McisSummary]:
     return list_mcis(ctx, namespace)
 
 
-@router.get("/ns/{namespace}/mcis/{name}", response_model=McisView, name="mcis_status")
-async def status(namespace: str, name: str, ctx: Ctx) -> McisView:
+@router.get("/ns/{namespace}/mcis/{name}", response_model=McisView)
+async def status(namespace: str, name: str, ctx: Ctx, reads: Reads) -> Response:
     """The MCIS's status with every VM (`mcis status --json`); 404 once it is deleted."""
-    handle = await running_handle(ctx, namespace, name)
-    return all_vms(ctx.store, await current_view(handle))
+    view = all_vms(ctx.store, await reads.current(namespace, name))
+    # serialized once, as the model is (not validated again: the most read route)
+    return Response(view.model_dump_json(), media_type="application/json")
 
 
 @router.get("/ns/{namespace}/mcis/{name}/operations/{operation_id}", response_model=OperationRecord)
-async def operation(namespace: str, name: str, operation_id: int, ctx: Ctx) -> OperationRecord:
+async def operation(namespace: str, name: str, operation_id: int, reads: Reads) -> OperationRecord:
     """One operation: the one in flight or queued first, or one of the recent ones."""
-    view = await current_view(await running_handle(ctx, namespace, name))
+    view = await reads.current(namespace, name)
     known = [*view.operations, *([view.operation] if view.operation else [])]
     found = next((op for op in known if op.id == operation_id), None)
     if found is None:

@@ -287,7 +287,7 @@ async def test_an_unexpected_failure_is_a_500_without_a_traceback(
         raise RuntimeError("secret internals at /srv/x.py line 3")
 
     monkeypatch.setattr(mcis_routes, "running_handle", broken)
-    answer = await http.get("/v1/ns/dev/mcis/web")
+    answer = await http.post("/v1/ns/dev/mcis/web/suspend")
     assert answer.status_code == 500
     assert answer.json() == {"error": "internal", "message": "internal error: RuntimeError"}
 
