@@ -1,5 +1,6 @@
-"""The `mcis` command: argument parsing and dispatch. Every failure the user can cause or meet
-ends as one line on stderr and a non-zero exit code (2 bad input, 1 a failed operation)."""
+"""The `mcis` command: the parser of every noun's commands (declared in starter/commands/),
+dispatch to their handlers, and errors. Every failure the user can cause or meet ends as one
+line on stderr and a non-zero exit code (2 bad input, 1 a failed operation)."""
 
 from __future__ import annotations
 
