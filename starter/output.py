@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +14,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from models.status import TRANSITIONAL, VmStatus
 
 
 def to_jsonable(value: Any) -> Any:
@@ -35,16 +37,30 @@ RICH_ROWS = 1000
 0.4 ms a row, which the status of a 10,000-VM MCIS would wait for seconds."""
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Rows under their headers on stdout: a rich table on a terminal (up to `RICH_ROWS` rows),
-    else plain columns aligned with spaces, without colours or box lines, which scripts parse."""
+STATUS_STYLES: dict[str, str] = {
+    VmStatus.RUNNING: "green",
+    VmStatus.SUSPENDED: "blue",
+    VmStatus.TERMINATED: "dim",
+    VmStatus.FAILED: "bold red",
+    VmStatus.UNDEFINED: "magenta",
+    **{status: "yellow" for status in TRANSITIONAL},
+}
+"""The colour of each VM status on a terminal."""
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], styles: Mapping[str, str] | None = None
+) -> None:
+    """Rows under their headers on stdout: a rich table on a terminal (up to `RICH_ROWS` rows;
+    a cell whose text `styles` names in that style), else plain columns aligned with spaces,
+    without colours or box lines, which scripts parse."""
     cells = [["" if c is None else str(c) for c in r] for r in rows]
     if sys.stdout.isatty() and len(cells) <= RICH_ROWS:
         table = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False)
         for header in headers:
             table.add_column(header, overflow="fold")
         for row in cells:
-            table.add_row(*(Text(c) for c in row))
+            table.add_row(*(Text(c, style=(styles or {}).get(c, "")) for c in row))
         Console(file=sys.stdout, highlight=False).print(table)
         return
     lines = [list(map(str, headers)), *cells]

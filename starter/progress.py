@@ -24,20 +24,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from models.status import TRANSITIONAL, VmStatus
+from models.status import VmStatus
+from starter.output import STATUS_STYLES
 
 PROGRESS_EVERY_S = 5.0
 """Off a terminal, a changing progress line is written at most this often."""
 BAR_WIDTH = 24
-
-STATUS_STYLES: dict[VmStatus, str] = {
-    VmStatus.RUNNING: "green",
-    VmStatus.SUSPENDED: "blue",
-    VmStatus.TERMINATED: "dim",
-    VmStatus.FAILED: "bold red",
-    VmStatus.UNDEFINED: "magenta",
-    **{status: "yellow" for status in TRANSITIONAL},
-}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from models.mcis import McisView
 from models.naming import InvalidNameError, check_name, mcis_workflow_id
 from starter.context import Context
 from starter.errors import CliError
-from starter.output import print_json, print_table
+from starter.output import STATUS_STYLES, print_json, print_table
 from workflows.mcis import McisWorkflow
 
 
@@ -67,4 +67,5 @@ def show(view: McisView, as_json: bool) -> None:
         )
         for vm in view.vms
     ]
-    print_table(["VM", "GROUP", "STATUS", "NATIVE", "CLOUD", "REGION", "IP", "ERROR"], rows)
+    headers = ["VM", "GROUP", "STATUS", "NATIVE", "CLOUD", "REGION", "IP", "ERROR"]
+    print_table(headers, rows, STATUS_STYLES)

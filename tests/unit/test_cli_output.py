@@ -1,6 +1,7 @@
 """How the CLI prints tables: plain columns aligned with spaces when stdout is not a terminal
 (scripts and tests parse them: no colour, no box lines), a rich table on a terminal, and plain
-columns again on a terminal for a table too long for rich to lay out quickly."""
+columns again on a terminal for a table too long for rich to lay out quickly. VM statuses are in
+colour on a terminal."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from starter.output import RICH_ROWS, print_table
+from starter.output import RICH_ROWS, STATUS_STYLES, print_table
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 HEADERS = ["NAME", "STATUS", "IP"]
@@ -26,7 +27,7 @@ def printed(
     monkeypatch: pytest.MonkeyPatch, out: io.StringIO, rows: Sequence[Sequence[str | None]]
 ) -> str:
     monkeypatch.setattr("sys.stdout", out)
-    print_table(HEADERS, rows)
+    print_table(HEADERS, rows, STATUS_STYLES)
     return out.getvalue()
 
 
@@ -46,6 +47,7 @@ def test_on_a_terminal_a_table_is_drawn_by_rich(monkeypatch: pytest.MonkeyPatch)
     sent = printed(monkeypatch, Terminal(), ROWS)
     lines = [line.rstrip() for line in ANSI.sub("", sent).splitlines()]
     assert "\x1b[1m" in sent  # bold headers
+    assert "\x1b[32mRunning" in sent and "\x1b[1;31mFailed" in sent  # statuses in colour
     assert [line.split() for line in lines if line.strip() and "─" not in line] == [
         ["NAME", "STATUS", "IP"],
         ["web-1", "Running", "10.0.0.1"],
