@@ -23,7 +23,10 @@ async def local_cloud_catalog() -> tuple[list[CatalogRegion], list[CatalogSpec]]
     with tempfile.TemporaryDirectory(prefix="mcis-localcloud-") as home:
         app = create_app(Path(home) / "cloud.db", time_scale=0.0)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport) as client:
+        async with (
+            app.router.lifespan_context(app),  # closes its database after
+            httpx.AsyncClient(transport=transport) as client,
+        ):
             drivers = {
                 name: LocalCloudDriver(name, IN_PROCESS_URL, client) for name in LOCAL_FLAVORS
             }
