@@ -13,7 +13,7 @@
 | MCIS_LOCALCLOUD_BACKEND | auto | local cloud VMs: netns (real), phantom (records), auto |
 | MCIS_MAX_CONCURRENT_ACTIVITIES | 200 | per worker |
 | MCIS_CLOUD_READ_RATES | (reference limits) | status reads per second, e.g. `aws=10,gcp=12` |
-| MCIS_CREDENTIALS_FILE | $MCIS_HOME/credentials.yaml | cloud connections (drivers/connections.py) |
+| MCIS_CREDENTIALS_FILE | $MCIS_HOME/credentials.yaml | cloud connections (drivers/credentials.py) |
 | MCIS_LOCALCLOUD_ENABLED | true | offer the local cloud's flavors (false: connections only) |
 | MCIS_MAX_CONCURRENT_WORKFLOW_TASKS | 100 | per worker |
 | MCIS_GRACEFUL_SHUTDOWN_S | 10 | on SIGTERM: how long running activities may still finish |
@@ -93,7 +93,7 @@ class Settings:
 
     @property
     def connections_file(self) -> Path:
-        """The credentials file of the cloud connections (drivers/connections.py)."""
+        """The credentials file of the cloud connections (drivers/credentials.py)."""
         return self.credentials_file or self.home / "credentials.yaml"
 
 

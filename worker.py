@@ -1,7 +1,7 @@
 """The mcis worker: runs every workflow and activity on the task queue, with all settings from
 the environment (settings.py); writes MCIS_HOME/run/worker.ready (MCIS_WORKER_READY_FILE) while
 it polls. Its drivers are the local cloud's flavors and the connections of the credentials file
-(drivers/connections.py); many workers may share one task queue.
+(drivers/credentials.py); many workers may share one task queue.
 
 SIGTERM/SIGINT shut it down gracefully, so no activity is lost and no workflow waits on a sticky
 queue nobody polls. The process runs two Temporal workers on the task queue, one for activities
