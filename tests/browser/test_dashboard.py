@@ -131,7 +131,7 @@ def test_dashboard_shows_the_mcis_on_the_world_map_and_follows_its_status(
     assert all(vm["status"] == "Running" for vm in shown["vms"])
     assert shown["countries"] > 150  # Natural Earth's 1:110m countries
     assert shown["workflow"].endswith(f"/workflows/mcis%2F{NAMESPACE}%2F{MCIS}")
-    assert shown["policy"] in ("Ready", "Checking", "Detected", "Operating", "Stabilizing")
+    assert shown["policy"] in ("Ready", "Checking", "Detected", "Operating", "Stabilizing"), shown
 
     save_full_page(browser, OUTPUT / "dashboard.png")
 

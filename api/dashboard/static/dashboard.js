@@ -12,7 +12,7 @@ const VIEW_EVERY_MS = 15000;
 const SAMPLES_SHOWN = 20;
 const DECISIONS_SHOWN = 10;
 
-const state = { ns: null, mcis: null, config: null, events: null, timers: [], refreshing: null };
+const state = { ns: null, mcis: null, config: null, events: null, following: null, refreshing: null };
 let worldMap = null;
 
 function el(tag, attrs = {}, ...children) {
@@ -97,7 +97,9 @@ function choose(ns, mcis) {
 
 async function showNamespaces() {
   const namespaces = await api("/v1/ns");
-  if (!state.ns && namespaces.length) state.ns = namespaces[0].name;
+  if (!namespaces.some((ns) => ns.name === state.ns)) {
+    state.ns = namespaces.length ? namespaces[0].name : null;
+  }
   const nav = document.getElementById("namespaces");
   nav.replaceChildren(
     ...namespaces.map((ns) =>
@@ -121,7 +123,11 @@ async function showMcisList() {
     return;
   }
   const items = await api(`/v1/ns/${encodeURIComponent(state.ns)}/mcis`);
-  if (!state.mcis && items.length) state.mcis = items[0].name;
+  if (!items.some((item) => item.name === state.mcis)) {
+    // none chosen yet, or the chosen one is gone (deleted): the first one, if any
+    state.mcis = items.length ? items[0].name : null;
+  }
+  follow();
   list.replaceChildren(
     ...items.map((item) => {
       const entry = el(
@@ -314,6 +320,9 @@ function refreshSoon() {
 // `event: status` carries the MCIS's status as `GET .../mcis/{name}` answers it; the stream
 // ends after the status of the deleted MCIS, or with an `event: error` when its workflow ends.
 function follow() {
+  const key = state.mcis ? `${state.ns}/${state.mcis}` : null;
+  if (key === state.following) return;
+  state.following = key;
   state.events?.close();
   state.events = null;
   const live = document.getElementById("live");
@@ -355,7 +364,7 @@ function follow() {
 }
 
 function every(ms, parts) {
-  state.timers.push(setInterval(() => refresh(parts), ms));
+  setInterval(() => refresh(parts), ms);
 }
 
 async function start() {
