@@ -1,0 +1,164 @@
+"""A Temporal client double for the API's tests without a stack, and the app built on it: every
+call that would start or change a workflow is recorded (`calls`); a started workflow runs until
+the test ends it (`finish`, `fail`); a workflow never started does not exist (NOT_FOUND), as
+Temporal answers. The app's store is a temporary MCIS_HOME with no cloud (no local cloud, no
+connections), so nothing leaves the process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.app import create_app
+from settings import Settings, load_settings
+from starter.context import Context
+from starter.stack import isolated_env
+from tests.api.conftest import CREDENTIALS, PASSWORD, USERNAME
+
+
+def not_found() -> RPCError:
+    return RPCError("workflow not found (test double)", RPCStatusCode.NOT_FOUND, b"")
+
+
+@dataclass
+class FakeRun:
+    input: Any
+    status: WorkflowExecutionStatus = WorkflowExecutionStatus.RUNNING
+    result: Any = None
+    failure: str | None = None
+    run_id: str = "run-1"
+
+
+@dataclass
+class Described:
+    status: WorkflowExecutionStatus
+    run_id: str
+
+
+@dataclass
+class FakeHandle:
+    temporal: FakeTemporal
+    id: str
+    run_id: str | None = None
+
+    @property
+    def result_run_id(self) -> str | None:
+        run = self.temporal.runs.get(self.id)
+        return run.run_id if run else None
+
+    def _run(self) -> FakeRun:
+        if self.id not in self.temporal.runs:
+            raise not_found()
+        return self.temporal.runs[self.id]
+
+    async def describe(self, *_: Any, **__: Any) -> Described:
+        run = self._run()
+        return Described(run.status, run.run_id)
+
+    async def result(self, *_: Any, **__: Any) -> Any:
+        run = self._run()
+        if run.failure is not None:
+            raise WorkflowFailureError(cause=ApplicationError(run.failure))
+        return run.result
+
+    async def query(self, *_: Any, **__: Any) -> Any:
+        raise not_found()
+
+    def __getattr__(self, name: str) -> Any:
+        """Updates, signals, cancels...: recorded, and the workflow is not found."""
+
+        async def changes(*_: Any, **__: Any) -> Any:
+            self.temporal.calls.append(f"{name} {self.id}")
+            raise not_found()
+
+        return changes
+
+
+@dataclass
+class FakeTemporal:
+    """What the API's Context gets as its Temporal client."""
+
+    calls: list[str] = field(default_factory=list)
+    runs: dict[str, FakeRun] = field(default_factory=dict)
+    data_converter: Any = pydantic_data_converter
+    namespace: str = "default"
+
+    async def start_workflow(self, _workflow: Any, arg: Any, *, id: str, **_: Any) -> FakeHandle:
+        self.calls.append(f"start_workflow {id}")
+        self.runs[id] = FakeRun(arg)
+        return FakeHandle(self, id)
+
+    async def execute_workflow(self, _workflow: Any, arg: Any, *, id: str, **_: Any) -> Any:
+        self.calls.append(f"execute_workflow {id}")
+        self.runs.setdefault(id, FakeRun(arg, WorkflowExecutionStatus.COMPLETED))
+        return await FakeHandle(self, id).result()
+
+    def get_workflow_handle(self, workflow_id: str, *_: Any, **kwargs: Any) -> FakeHandle:
+        return FakeHandle(self, workflow_id, kwargs.get("run_id"))
+
+    def get_workflow_handle_for(
+        self, _workflow: Any, workflow_id: str, *_: Any, **kwargs: Any
+    ) -> FakeHandle:
+        return FakeHandle(self, workflow_id, kwargs.get("run_id"))
+
+    def list_workflows(self, *_: Any, **__: Any) -> AsyncIterator[Any]:
+        async def nothing() -> AsyncIterator[Any]:
+            return
+            yield
+
+        return nothing()
+
+    def finish(self, workflow_id: str, result: Any) -> None:
+        """The workflow ends with `result`."""
+        run = self.runs[workflow_id]
+        run.status, run.result = WorkflowExecutionStatus.COMPLETED, result
+
+    def fail(self, workflow_id: str, message: str) -> None:
+        run = self.runs[workflow_id]
+        run.status, run.failure = WorkflowExecutionStatus.FAILED, message
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other client call (signal-with-start, updates...): recorded, then not found."""
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(f"{name} {kwargs.get('id', args[1:2])}")
+            raise not_found()
+
+        return call
+
+
+class FakeContext(Context):
+    """The API's Context with the Temporal double as its client."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.temporal = FakeTemporal()
+
+    async def client(self) -> Any:
+        return self.temporal
+
+
+def fake_settings(home: Path) -> Settings:
+    """A private MCIS_HOME, the tests' API credentials, no cloud."""
+    env = {**isolated_env(home, "mcis-api-test"), **CREDENTIALS}
+    return load_settings({**env, "MCIS_LOCALCLOUD_ENABLED": "false"})
+
+
+def fake_app(home: Path) -> tuple[FastAPI, FakeContext]:
+    ctx = FakeContext(fake_settings(home))
+    return create_app(ctx.settings, ctx), ctx
+
+
+def http_client(app: FastAPI) -> httpx.AsyncClient:
+    """An httpx client of the app over ASGI, with the credentials."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://api", auth=(USERNAME, PASSWORD))
