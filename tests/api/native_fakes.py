@@ -2,7 +2,7 @@
 call that would start or change a workflow is recorded (`calls`); a started workflow runs until
 the test ends it (`finish`, `fail`); a workflow never started does not exist (NOT_FOUND), as
 Temporal answers. The app's store is a temporary MCIS_HOME with no cloud (no local cloud, no
-connections), so nothing leaves the process."""
+connections), so nothing leaves the process; `seed_mcis` records an MCIS there."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
+from models.records import McisRecord, NamespaceRecord, VmRecord
+from models.status import VmStatus
 from settings import Settings, load_settings
 from starter.context import Context
 from starter.stack import isolated_env
@@ -91,10 +93,14 @@ class FakeTemporal:
     runs: dict[str, FakeRun] = field(default_factory=dict)
     data_converter: Any = pydantic_data_converter
     namespace: str = "default"
+    ends_with: Any = None
+    """If set, a workflow started ends at once with this result."""
 
     async def start_workflow(self, _workflow: Any, arg: Any, *, id: str, **_: Any) -> FakeHandle:
         self.calls.append(f"start_workflow {id}")
         self.runs[id] = FakeRun(arg)
+        if self.ends_with is not None:
+            self.finish(id, self.ends_with)
         return FakeHandle(self, id)
 
     async def execute_workflow(self, _workflow: Any, arg: Any, *, id: str, **_: Any) -> Any:
@@ -162,3 +168,29 @@ def http_client(app: FastAPI) -> httpx.AsyncClient:
     """An httpx client of the app over ASGI, with the credentials."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://api", auth=(USERNAME, PASSWORD))
+
+
+def seed_mcis(ctx: Context, namespace: str, name: str, vms: int, ssh_key: str = "") -> None:
+    """The namespace, and an MCIS of `vms` Running VMs (group g1, aws us-east-1) in the store."""
+    if ctx.store.get_namespace(namespace) is None:
+        ctx.store.create_namespace(NamespaceRecord(name=namespace))
+    ctx.store.create_mcis(McisRecord(namespace=namespace, name=name, uid=f"uid-{name}"))
+    ctx.store.upsert_vms(
+        VmRecord(
+            namespace=namespace,
+            mcis=name,
+            name=f"g1-{n}",
+            group="g1",
+            provider="aws",
+            region="us-east-1",
+            spec="aws+us-east-1+t3.small",
+            image="aws+us-east-1+ubuntu-jammy-22.04-amd64-server",
+            client_token=f"token-{name}-{n}",
+            serial=n,
+            csp_id=f"i-{n}",
+            status=VmStatus.RUNNING,
+            public_ip=f"10.250.0.{n}",
+            ssh_key=ssh_key,
+        )
+        for n in range(1, vms + 1)
+    )
