@@ -104,8 +104,9 @@ class FakeTemporal:
         return FakeHandle(self, id)
 
     async def execute_workflow(self, _workflow: Any, arg: Any, *, id: str, **_: Any) -> Any:
+        """Ends at once: with the result a test put in `runs[id]` beforehand, else None."""
         self.calls.append(f"execute_workflow {id}")
-        self.runs.setdefault(id, FakeRun(arg, WorkflowExecutionStatus.COMPLETED))
+        self.runs.setdefault(id, FakeRun(arg, WorkflowExecutionStatus.COMPLETED)).input = arg
         return await FakeHandle(self, id).result()
 
     def get_workflow_handle(self, workflow_id: str, *_: Any, **kwargs: Any) -> FakeHandle:
