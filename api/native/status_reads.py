@@ -98,7 +98,7 @@ def workflow_reader(ctx: Context) -> Reader:
     return read
 
 
-def status_reads(request: Request) -> StatusReads:
-    """The app's StatusReads (a route dependency)."""
+async def status_reads(request: Request) -> StatusReads:
+    """The app's StatusReads (a route dependency; async: no thread pool hop)."""
     reads: StatusReads = request.app.state.status_reads
     return reads
