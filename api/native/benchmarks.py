@@ -6,12 +6,14 @@ learnt, or `failed`); `GET .../benchmarks` gives the stored results of the lates
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from api.errors import ApiError
 from api.native.common import Ctx, Started, started
 from models.benchmark import BenchRow
 from starter import bench_service
+from starter.errors import CliError
 from starter.namespace_service import existing_namespace
 from starter.runs_service import RunState
 from starter.views import checked_name
@@ -32,14 +34,22 @@ class Benchmark(BaseModel):
 
 @router.post("", status_code=202)
 async def run_benchmark(
-    ctx: Ctx, request: Request, ns: str, name: str, body: Benchmark | None = None
+    ctx: Ctx,
+    request: Request,
+    response: Response,
+    ns: str,
+    name: str,
+    body: Benchmark | None = None,
 ) -> Started:
     asked = body or Benchmark()
-    inp = bench_service.benchmark_input(
-        ns, name, asked.action, asked.target, asked.seconds, asked.pings
-    )
+    try:
+        inp = bench_service.benchmark_input(
+            ns, name, asked.action, asked.target, asked.seconds, asked.pings
+        )
+    except CliError as exc:  # a bad name or body, never a missing thing (an unknown action)
+        raise ApiError(400, "bad_request", exc.message) from None
     handle = await bench_service.start_benchmark(ctx, inp)
-    return started(request, handle.id, "benchmark_run", ns=ns, name=name)
+    return started(request, response, handle.id, "benchmark_run", ns=ns, name=name)
 
 
 @router.get("")
