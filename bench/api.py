@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from bench.private_stack import private_stack
 from models.naming import mcis_workflow_id
@@ -112,6 +113,8 @@ async def load(
                 await read()
             except Exception as exc:  # counted and shown, the loop goes on
                 kind = type(exc).__name__
+                if isinstance(exc, RPCError):
+                    kind += f" {exc.status.name}"
                 run.errors[kind] = run.errors.get(kind, 0) + 1
                 continue
             run.latencies.append(time.perf_counter() - started)
