@@ -127,20 +127,24 @@ async def register_image(
     image = (await _offered(place, IMAGE, lambda: driver.images(place.region))).get(body.cspImageId)
     if image is None:
         raise _unknown(place, IMAGE, body.cspImageId)
-    given = body.model_dump() if action == "registerWithInfo" else {}
-    info = ImageInfo.model_validate(
-        {
-            **given,
-            "id": id,
-            "name": body.name,
-            "connectionName": body.connectionName,
-            "cspImageId": body.cspImageId,
-            "cspImageName": given.get("cspImageName") or image.name,
-            "creationDate": given.get("creationDate", ""),
-            "description": given.get("description", ""),
-            "guestOS": given.get("guestOS") or image.os,
-            "status": given.get("status") or "Available",
-        }
+    given = (
+        body
+        if action == "registerWithInfo"
+        else ImageReq.model_validate(
+            body.model_dump(include={"connectionName", "name", "cspImageId"})
+        )
+    )  # registerWithId: the cloud's figures alone
+    info = ImageInfo(
+        id=id,
+        name=given.name,
+        connectionName=given.connectionName,
+        cspImageId=given.cspImageId,
+        cspImageName=given.cspImageName or image.name,
+        creationDate=given.creationDate,
+        description=given.description,
+        guestOS=given.guestOS or image.os,
+        status=given.status or "Available",
+        keyValueList=given.keyValueList,
     )
     kept = KeptImage(info=info, catalog_id=image.id)
     state.registrations.put(namespace, IMAGE, id, kept.model_dump())
