@@ -35,6 +35,7 @@ from models.cloud import FirewallRule, SubnetSpec
 from models.naming import cloud_resource_name
 from models.records import ResourceKind, ResourceRecord
 from starter.resource_service import (
+    KINDS,
     PROTOCOLS,
     create_resource,
     delete_resource,
@@ -50,11 +51,7 @@ TYPES = {
     ResourceKind.SSH_KEY: "sshKey",
 }
 """Each kind as Tumblebug's paths (and messages) name it."""
-SERVICE_KINDS = {
-    ResourceKind.VNET: "vnet",
-    ResourceKind.SECURITY_GROUP: "security-group",
-    ResourceKind.SSH_KEY: "ssh-key",
-}
+SERVICE_KINDS = {kind: name for name, kind in KINDS.items()}
 """Each kind as `starter/resource_service.py` names it."""
 
 
@@ -177,7 +174,7 @@ async def create_vnet(ns: str, body: VNetReq, state: State) -> VNetInfo:
     id, place = await _place(state, namespace, ResourceKind.VNET, kept)
     made = await create_resource(
         state.ctx,
-        "vnet",
+        SERVICE_KINDS[ResourceKind.VNET],
         namespace,
         id,
         place.provider,
@@ -274,7 +271,7 @@ async def create_security_group(ns: str, body: SecurityGroupReq, state: State) -
     id, place = await _place(state, namespace, ResourceKind.SECURITY_GROUP, kept)
     made = await create_resource(
         state.ctx,
-        "security-group",
+        SERVICE_KINDS[ResourceKind.SECURITY_GROUP],
         namespace,
         id,
         place.provider,
@@ -331,7 +328,9 @@ async def create_ssh_key(ns: str, body: SshKeyReq, state: State) -> SshKeyInfo:
         username=body.username,
     )
     id, place = await _place(state, namespace, ResourceKind.SSH_KEY, kept)
-    made = await create_resource(state.ctx, "ssh-key", namespace, id, place.provider, place.region)
+    made = await create_resource(
+        state.ctx, SERVICE_KINDS[ResourceKind.SSH_KEY], namespace, id, place.provider, place.region
+    )
     return _ssh_key(state, _keep(state, namespace, ResourceKind.SSH_KEY, kept, made))
 
 
