@@ -410,7 +410,7 @@ function showLegend() {
     ...["Running", "Creating", "Suspended", "Terminated", "Failed", "Undefined"].map((s) => item(STATUS_COLOURS[s], s)),
     el("span", { class: "legend-title" }, "RTT"),
     ...RTT_BANDS.map(([, colour, text]) => item(colour, text, "bar")),
-    el("span", { class: "legend-item" }, "solid: measured · dashed: estimated · ring: cloud"),
+    el("span", { class: "legend-item" }, "lines: solid measured or configured, dashed estimated · ring: cloud"),
   );
 }
 
