@@ -45,8 +45,12 @@ async def _any_policy_handle(ctx: Context, namespace: str, name: str) -> PolicyH
     return client.get_workflow_handle_for(PolicyWorkflow.run, policy_workflow_id(namespace, name))
 
 
-def _none_runs(namespace: str, name: str) -> CliError:
-    return CliError(f"no policy runs for MCIS {name!r} in namespace {namespace!r}")
+class NoPolicyError(CliError):
+    """The MCIS has no policy (bad input to the CLI, a missing thing to the API)."""
+
+
+def _none_runs(namespace: str, name: str) -> NoPolicyError:
+    return NoPolicyError(f"no policy runs for MCIS {name!r} in namespace {namespace!r}")
 
 
 async def create_policy(ctx: Context, namespace: str, name: str, policy: Policy) -> PolicyView:
@@ -97,8 +101,8 @@ async def list_policies(ctx: Context, namespace: str) -> list[PolicyView]:
     for mcis in ctx.store.list_mcis(namespace):
         try:
             views.append(await policy_view(ctx, namespace, mcis.name))
-        except CliError:
-            continue  # no policy
+        except NoPolicyError:
+            continue
     return views
 
 

@@ -6,19 +6,30 @@ the namespace's policies (`/v1/ns/NS/policies`); and CPU load on the VMs to watc
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from api.errors import ApiError
 from api.native.common import Ctx, Started
 from api.native.remote import Target, answer
 from models.policy import Policy, PolicyView
 from models.remote import RemoteWorkflowInput
 from remote.load import start_load, stop_load
 from starter import policy_service, remote_service
-from starter.policy_service import SimulatedLoad
+from starter.policy_service import NoPolicyError, SimulatedLoad
 from starter.runs_service import RunState
 
 router = APIRouter(prefix="/ns/{ns}", tags=["policies"])
+
+
+async def _existing(view: Awaitable[PolicyView]) -> PolicyView:
+    """The view, or a 404 if the MCIS has no policy."""
+    try:
+        return await view
+    except NoPolicyError as exc:
+        raise ApiError(404, "not_found", exc.message) from None
 
 
 @router.post("/mcis/{name}/policy", status_code=201)
@@ -29,23 +40,23 @@ async def create_policy(ctx: Ctx, ns: str, name: str, body: Policy) -> PolicyVie
 
 @router.get("/mcis/{name}/policy")
 async def show_policy(ctx: Ctx, ns: str, name: str) -> PolicyView:
-    return await policy_service.policy_view(ctx, ns, name)
+    return await _existing(policy_service.policy_view(ctx, ns, name))
 
 
 @router.post("/mcis/{name}/policy/pause")
 async def pause_policy(ctx: Ctx, ns: str, name: str) -> PolicyView:
-    return await policy_service.change_policy(ctx, ns, name, "pause")
+    return await _existing(policy_service.change_policy(ctx, ns, name, "pause"))
 
 
 @router.post("/mcis/{name}/policy/resume")
 async def resume_policy(ctx: Ctx, ns: str, name: str) -> PolicyView:
-    return await policy_service.change_policy(ctx, ns, name, "resume")
+    return await _existing(policy_service.change_policy(ctx, ns, name, "resume"))
 
 
 @router.delete("/mcis/{name}/policy")
 async def delete_policy(ctx: Ctx, ns: str, name: str) -> PolicyView:
     """End the policy; its last status."""
-    return await policy_service.change_policy(ctx, ns, name, "delete")
+    return await _existing(policy_service.change_policy(ctx, ns, name, "delete"))
 
 
 @router.get("/policies")

@@ -73,7 +73,10 @@ class FakeHandle:
         return run.result
 
     async def query(self, *_: Any, **__: Any) -> Any:
-        raise not_found()
+        """The answer a test set in `answers` for this workflow (any query), else NOT_FOUND."""
+        if self.id not in self.temporal.answers:
+            raise not_found()
+        return self.temporal.answers[self.id]
 
     def __getattr__(self, name: str) -> Any:
         """Updates, signals, cancels...: recorded, and the workflow is not found."""
@@ -95,6 +98,8 @@ class FakeTemporal:
     namespace: str = "default"
     ends_with: Any = None
     """If set, a workflow started ends at once with this result."""
+    answers: dict[str, Any] = field(default_factory=dict)
+    """What a workflow answers every query with, by workflow id."""
 
     async def start_workflow(self, _workflow: Any, arg: Any, *, id: str, **_: Any) -> FakeHandle:
         self.calls.append(f"start_workflow {id}")
