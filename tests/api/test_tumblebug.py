@@ -57,6 +57,14 @@ class FakeCloudContext(Context):
         raise AssertionError("the request reached Temporal")
 
 
+class ConnectionContext(FakeCloudContext):
+    """No local cloud: the in-memory cloud is the mcis connection `ec2` (of aws)."""
+
+    @cached_property
+    def drivers(self) -> dict[str, CloudDriver]:
+        return {"ec2": FakeDriver("ec2", FakeCloud())}
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings({**isolated_env(tmp_path, "mcis-tumblebug-unit"), **CREDENTIALS})
@@ -70,6 +78,11 @@ def client_of(app: FastAPI, base_url: str) -> httpx.AsyncClient:
 @pytest.fixture
 async def tb(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The Tumblebug API with the Spider connection `aws-r1` registered and `NS_01` made."""
+    async for client in tumblebug_on(settings, FakeCloudContext(settings)):
+        yield client
+
+
+async def tumblebug_on(settings: Settings, ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
     async with client_of(create_spider_app(settings), "http://spider") as spider:
         for path, body in (
             ("region", {"RegionName": "r1", "ProviderName": "AWS",
@@ -79,8 +92,7 @@ async def tb(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
                                   "RegionName": "r1"}),
         ):  # fmt: skip
             assert (await spider.post(f"/spider/{path}", json=body)).status_code == 200
-    app = create_app(settings, FakeCloudContext(settings))
-    async with client_of(app, "http://api") as client:
+    async with client_of(create_app(settings, ctx), "http://api") as client:
         made = await client.post("/tumblebug/ns", json={"name": "NS_01", "description": "d"})
         assert made.status_code == 201, made.text
         yield client
@@ -342,3 +354,22 @@ def test_an_mcis_in_tumblebugs_shapes_names_each_vm_by_its_entry() -> None:
         ("vm-01", "i-vm-01-1", "suspended"),
         ("vm-02", "i-vm-02-1", "suspending"),
     ]
+
+
+async def test_a_connection_config_leads_to_an_mcis_connection_of_its_cloud(
+    settings: Settings,
+) -> None:
+    path = settings.connections_file
+    path.write_text(
+        "connections:\n"
+        "  - {name: ec2, cloud: aws, regions: [r1],\n"
+        "     credentials: {access_key_id: a, secret_access_key: b}}\n"
+    )
+    path.chmod(0o600)
+    async for tb in tumblebug_on(settings, ConnectionContext(settings)):
+        answer = await tb.post("/tumblebug/ns/ns-01/resources/spec", json=SPEC)
+        assert answer.status_code == 201, answer.text
+        path.write_text("connections: []\n")
+        refused = await tb.post("/tumblebug/ns/ns-01/resources/spec", json={**SPEC, "name": "S2"})
+        assert refused.status_code == 400
+        assert "mcis reaches no AWS cloud in r1" in refused.json()["message"]
