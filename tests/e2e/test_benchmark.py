@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from catalog.records import RttSource
+from catalog.records import CatalogSpec, RttSource
 from catalog.store import CatalogStore
 from localcloud.netns.choose import missing_requirements
 from models.benchmark import BenchAction
@@ -110,7 +110,9 @@ def test_mrtt_matches_the_matrix(real: E2E, rows: list[dict[str, Any]]) -> None:
 def test_the_tighter_cap_measures_slower_and_ranks_lower(
     real: E2E, rows: list[dict[str, Any]]
 ) -> None:
-    specs = {s.id: s for s in CatalogStore(real.settings.database_url).specs()}
+    specs: dict[str, CatalogSpec] = {
+        s.id: s for s in CatalogStore(real.settings.database_url).specs()
+    }
     scores = {spec_id(s): specs[spec_id(s)].performance for s in SPECS}
     assert all(score is not None for score in scores.values()), scores
     tight, loose = scores[spec_id(TIGHT)], scores[spec_id(LOOSE)]
