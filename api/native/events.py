@@ -96,10 +96,10 @@ async def status_events(
             pass  # Temporal did not answer this time: read again at the next poll
 
 
-async def last_status(ctx: Context, namespace: str, name: str) -> McisView | str:
+async def last_status(ctx: Context, ns: str, name: str) -> McisView | str:
     """The status a deleted MCIS's workflow ended with, or how else it ended."""
     client = await ctx.client()
-    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(ns, name))
     description = await handle.describe()
     if description.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result()
@@ -108,22 +108,22 @@ async def last_status(ctx: Context, namespace: str, name: str) -> McisView | str
 
 
 @router.get(
-    "/ns/{namespace}/mcis/{name}/events",
+    "/ns/{ns}/mcis/{name}/events",
     response_class=StreamingResponse,
     responses={200: {"content": {MEDIA_TYPE: {}}, "description": "status events"}},
 )
 async def events(
-    namespace: str,
+    ns: str,
     name: str,
     ctx: Ctx,
     reads: Annotated[StatusReads, Depends(status_reads)],
 ) -> StreamingResponse:
     """Server-sent events: `status` at once and at every change, until the MCIS is deleted."""
-    first = await reads.current(namespace, name)  # errors (not found, no worker) answer as JSON
+    first = await reads.current(ns, name)  # errors (not found, no worker) answer as JSON
     return StreamingResponse(
         status_events(
-            lambda: reads.read(namespace, name),
-            lambda: last_status(ctx, namespace, name),
+            lambda: reads.read(ns, name),
+            lambda: last_status(ctx, ns, name),
             first,
         ),
         media_type=MEDIA_TYPE,

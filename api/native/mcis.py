@@ -106,16 +106,16 @@ class Accepted(BaseModel):
     events_url: str
 
 
-def _paths(namespace: str, name: str) -> tuple[str, str]:
-    base = f"/v1/ns/{namespace}/mcis/{name}"
+def _paths(ns: str, name: str) -> tuple[str, str]:
+    base = f"/v1/ns/{ns}/mcis/{name}"
     return base, f"{base}/events"
 
 
 def accepted(
-    response: Response, handle: McisHandle, namespace: str, name: str, record: OperationRecord
+    response: Response, handle: McisHandle, ns: str, name: str, record: OperationRecord
 ) -> Accepted:
     """The 202 answer of an accepted operation, `Location` naming the operation."""
-    status_url, events_url = _paths(namespace, name)
+    status_url, events_url = _paths(ns, name)
     operation_url = f"{status_url}/operations/{record.id}"
     response.headers["Location"] = operation_url
     return Accepted(
@@ -143,21 +143,21 @@ def operation_request(
 
 
 async def operate(
-    ctx: Context, response: Response, namespace: str, name: str, request: OperationRequest
+    ctx: Context, response: Response, ns: str, name: str, request: OperationRequest
 ) -> Accepted:
-    handle = await running_handle(ctx, namespace, name)
+    handle = await running_handle(ctx, ns, name)
     record = await accept_operation(handle, request)
-    return accepted(response, handle, namespace, name, record)
+    return accepted(response, handle, ns, name, record)
 
 
 # --- MCIS ------------------------------------------------------------------------------------
 
 
-@router.post("/ns/{namespace}/mcis", status_code=202, response_model=Accepted)
-async def create_mcis(namespace: str, body: CreateMcis, response: Response, ctx: Ctx) -> Accepted:
+@router.post("/ns/{ns}/mcis", status_code=202, response_model=Accepted)
+async def create_mcis(ns: str, body: CreateMcis, response: Response, ctx: Ctx) -> Accepted:
     """Create an MCIS: checked against the namespace, the catalog and the store, its workflow
     started, answered at once (follow `status_url` until its phase is no longer `creating`)."""
-    namespace = checked_name(namespace, "namespace")
+    ns = checked_name(ns, "namespace")
     groups = [
         g.model_dump(exclude_none=True)
         if isinstance(g, GroupRequest)
@@ -165,35 +165,35 @@ async def create_mcis(namespace: str, body: CreateMcis, response: Response, ctx:
         for index, g in enumerate(body.groups, start=1)
     ]
     request = parse_request({**body.model_dump(exclude={"groups"}), "groups": groups})
-    await check_request(ctx, namespace, request)
-    handle = await start_mcis(ctx, namespace, request)
+    await check_request(ctx, ns, request)
+    handle = await start_mcis(ctx, ns, request)
     record = OperationRecord(
         id=CREATE_OPERATION_ID,
         kind=OperationKind.CREATE,
         scope="mcis",
         state=OperationState.RUNNING,
     )
-    return accepted(response, handle, namespace, request.name, record)
+    return accepted(response, handle, ns, request.name, record)
 
 
-@router.get("/ns/{namespace}/mcis", response_model=list[McisSummary])
-async def list_all(namespace: str, ctx: Ctx) -> list[McisSummary]:
+@router.get("/ns/{ns}/mcis", response_model=list[McisSummary])
+async def list_all(ns: str, ctx: Ctx) -> list[McisSummary]:
     """Every MCIS of the namespace with its phase and status."""
-    return list_mcis(ctx, namespace)
+    return list_mcis(ctx, ns)
 
 
-@router.get("/ns/{namespace}/mcis/{name}", response_model=McisView)
-async def status(namespace: str, name: str, ctx: Ctx, reads: Reads) -> Response:
+@router.get("/ns/{ns}/mcis/{name}", response_model=McisView)
+async def status(ns: str, name: str, ctx: Ctx, reads: Reads) -> Response:
     """The MCIS's status with every VM (`mcis status --json`); 404 once it is deleted."""
-    view = all_vms(ctx.store, await reads.current(namespace, name))
+    view = all_vms(ctx.store, await reads.current(ns, name))
     # serialized once, as the model is (not validated again: the most read route)
     return Response(view.model_dump_json(), media_type="application/json")
 
 
-@router.get("/ns/{namespace}/mcis/{name}/operations/{operation_id}", response_model=OperationRecord)
-async def operation(namespace: str, name: str, operation_id: int, reads: Reads) -> OperationRecord:
+@router.get("/ns/{ns}/mcis/{name}/operations/{operation_id}", response_model=OperationRecord)
+async def operation(ns: str, name: str, operation_id: int, reads: Reads) -> OperationRecord:
     """One operation: the one in flight or queued first, or one of the recent ones."""
-    view = await reads.current(namespace, name)
+    view = await reads.current(ns, name)
     known = [*view.operations, *([view.operation] if view.operation else [])]
     found = next((op for op in known if op.id == operation_id), None)
     if found is None:
@@ -207,9 +207,9 @@ async def operation(namespace: str, name: str, operation_id: int, reads: Reads) 
     return found
 
 
-@router.delete("/ns/{namespace}/mcis/{name}", status_code=202, response_model=Accepted)
+@router.delete("/ns/{ns}/mcis/{name}", status_code=202, response_model=Accepted)
 async def delete_mcis(
-    namespace: str,
+    ns: str,
     name: str,
     response: Response,
     ctx: Ctx,
@@ -218,11 +218,11 @@ async def delete_mcis(
     """Delete the MCIS (terminate every VM, release its shared networks, end its policy);
     its status URL answers 404 once it is gone. An MCIS whose workflow is gone is rebuilt from
     the store first."""
-    handle = await deletable_handle(ctx, namespace, name)
-    record = await accept_delete(ctx, handle, namespace, name, force)
+    handle = await deletable_handle(ctx, ns, name)
+    record = await accept_delete(ctx, handle, ns, name, force)
     if record is None:  # the workflow always names its delete; never a silent success
         raise ApiError(409, "failed", f"the delete of MCIS {name!r} was not recorded")
-    return accepted(response, handle, namespace, name, record)
+    return accepted(response, handle, ns, name, record)
 
 
 # --- operations --------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def _add_action_routes() -> None:
     """One route per action and scope, so that OpenAPI lists each."""
     for kind in MCIS_ACTIONS:
         router.add_api_route(
-            f"/ns/{{namespace}}/mcis/{{name}}/{kind.value}",
+            f"/ns/{{ns}}/mcis/{{name}}/{kind.value}",
             _mcis_action(kind),
             methods=["POST"],
             status_code=202,
@@ -241,7 +241,7 @@ def _add_action_routes() -> None:
         )
     for kind in SCOPED_ACTIONS:
         router.add_api_route(
-            f"/ns/{{namespace}}/mcis/{{name}}/groups/{{group}}/{kind.value}",
+            f"/ns/{{ns}}/mcis/{{name}}/groups/{{group}}/{kind.value}",
             _group_action(kind),
             methods=["POST"],
             status_code=202,
@@ -249,7 +249,7 @@ def _add_action_routes() -> None:
             summary=f"{kind.value} one group",
         )
         router.add_api_route(
-            f"/ns/{{namespace}}/mcis/{{name}}/vms/{{vm}}/{kind.value}",
+            f"/ns/{{ns}}/mcis/{{name}}/vms/{{vm}}/{kind.value}",
             _vm_action(kind),
             methods=["POST"],
             status_code=202,
@@ -258,7 +258,7 @@ def _add_action_routes() -> None:
         )
     for kind in SCALE_ACTIONS:
         router.add_api_route(
-            f"/ns/{{namespace}}/mcis/{{name}}/groups/{{group}}/{kind.value}",
+            f"/ns/{{ns}}/mcis/{{name}}/groups/{{group}}/{kind.value}",
             _scale(kind),
             methods=["POST"],
             status_code=202,
@@ -269,10 +269,10 @@ def _add_action_routes() -> None:
 
 def _mcis_action(kind: OperationKind) -> Any:
     async def route(
-        namespace: str, name: str, response: Response, ctx: Ctx, body: Options = None
+        ns: str, name: str, response: Response, ctx: Ctx, body: Options = None
     ) -> Accepted:
         request = operation_request(kind, body or OperationOptions())
-        return await operate(ctx, response, namespace, name, request)
+        return await operate(ctx, response, ns, name, request)
 
     route.__name__ = f"mcis_{kind.name.lower()}"
     return route
@@ -280,10 +280,10 @@ def _mcis_action(kind: OperationKind) -> Any:
 
 def _group_action(kind: OperationKind) -> Any:
     async def route(
-        namespace: str, name: str, group: str, response: Response, ctx: Ctx, body: Options = None
+        ns: str, name: str, group: str, response: Response, ctx: Ctx, body: Options = None
     ) -> Accepted:
         request = operation_request(kind, body or OperationOptions(), group=group)
-        return await operate(ctx, response, namespace, name, request)
+        return await operate(ctx, response, ns, name, request)
 
     route.__name__ = f"group_{kind.name.lower()}"
     return route
@@ -291,10 +291,10 @@ def _group_action(kind: OperationKind) -> Any:
 
 def _vm_action(kind: OperationKind) -> Any:
     async def route(
-        namespace: str, name: str, vm: str, response: Response, ctx: Ctx, body: Options = None
+        ns: str, name: str, vm: str, response: Response, ctx: Ctx, body: Options = None
     ) -> Accepted:
         request = operation_request(kind, body or OperationOptions(), vm=vm)
-        return await operate(ctx, response, namespace, name, request)
+        return await operate(ctx, response, ns, name, request)
 
     route.__name__ = f"vm_{kind.name.lower()}"
     return route
@@ -302,11 +302,11 @@ def _vm_action(kind: OperationKind) -> Any:
 
 def _scale(kind: OperationKind) -> Any:
     async def route(
-        namespace: str, name: str, group: str, body: Scale, response: Response, ctx: Ctx
+        ns: str, name: str, group: str, body: Scale, response: Response, ctx: Ctx
     ) -> Accepted:
         checked_name(group, "group name")
         request = scale_request(kind, group, body.count, body.force, body.request_id)
-        return await operate(ctx, response, namespace, name, request)
+        return await operate(ctx, response, ns, name, request)
 
     route.__name__ = f"group_{kind.name.lower()}"
     return route
@@ -315,10 +315,8 @@ def _scale(kind: OperationKind) -> Any:
 _add_action_routes()
 
 
-@router.post("/ns/{namespace}/mcis/{name}/groups", status_code=202, response_model=Accepted)
-async def add_group(
-    namespace: str, name: str, body: AddGroup, response: Response, ctx: Ctx
-) -> Accepted:
+@router.post("/ns/{ns}/mcis/{name}/groups", status_code=202, response_model=Accepted)
+async def add_group(ns: str, name: str, body: AddGroup, response: Response, ctx: Ctx) -> Accepted:
     """Add a VM group: a full group, or `name` with `group` as `SPEC_ID,IMAGE_ID,COUNT`."""
     if isinstance(body.group, GroupRequest):
         if body.name is not None:
@@ -328,15 +326,13 @@ async def add_group(
         if body.name is None:
             raise CliError("give the new group's `name` with `group` SPEC_ID,IMAGE_ID,COUNT")
         group = group_from_text(body.name, body.group)
-    request = await add_group_request(
-        ctx, namespace, name, group, body.force, request_id=body.request_id
-    )
-    return await operate(ctx, response, namespace, name, request)
+    request = await add_group_request(ctx, ns, name, group, body.force, request_id=body.request_id)
+    return await operate(ctx, response, ns, name, request)
 
 
-@router.delete("/ns/{namespace}/mcis/{name}/vms/{vm}", status_code=202, response_model=Accepted)
+@router.delete("/ns/{ns}/mcis/{name}/vms/{vm}", status_code=202, response_model=Accepted)
 async def remove_vm(
-    namespace: str,
+    ns: str,
     name: str,
     vm: str,
     response: Response,
@@ -347,4 +343,4 @@ async def remove_vm(
     """Drop one VM from the MCIS (terminated at its cloud)."""
     options = OperationOptions(force=force, request_id=request_id)
     request = operation_request(OperationKind.REMOVE_VM, options, vm=vm)
-    return await operate(ctx, response, namespace, name, request)
+    return await operate(ctx, response, ns, name, request)
