@@ -1,5 +1,5 @@
 """`mcis connection add|list|check|remove`: the cloud accounts of the credentials file
-(MCIS_HOME/credentials.yaml, mode 0600; see drivers/connections.py).
+(MCIS_HOME/credentials.yaml, mode 0600; see drivers/credentials.py).
 
 Secrets need never be on the command line, where shell history keeps them. Each credential is
 taken from, in order: its option (`--access-key-id`, `--secret-access-key`, `--credential
@@ -160,8 +160,15 @@ async def _inventory(driver: CloudDriver, connection: Connection) -> list[dict[s
     offered = {r.name for r in regions}
     absent = [r for r in connection.regions if r not in offered]
     if absent:
+        unplaced = absent[0] not in connection.locations
         raise CliError(
-            f"connection {connection.name!r}: region {absent[0]!r} is not offered by the account",
+            f"connection {connection.name!r}: region {absent[0]!r} is not offered by the account"
+            + (
+                ", or has no known place: give it a `locations` entry (latitude, longitude) in "
+                "the credentials file"
+                if unplaced
+                else ""
+            ),
             FAILED,
         )
     found = []
