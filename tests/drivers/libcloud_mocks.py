@@ -13,6 +13,7 @@ import importlib.machinery
 import importlib.util
 import re
 import sys
+import threading
 import unittest
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -155,10 +156,25 @@ class MockCloud(unittest.TestCase):
         return [r for r in self.requests if re.search(pattern, r.line)]
 
 
+_ONE_MOCK_REQUEST_AT_A_TIME = threading.Lock()
+"""Libcloud's MockHttp answers through `requests_mock.mock()`, which patches `requests` for the
+whole process while a request is in flight: two threads at once would unpatch it under each
+other and let a request out to the network. mcis's drivers call Libcloud from several threads,
+so the mock's requests take turns (what they answer is unchanged)."""
+
+
 class _Recording:
     """Mixin over a Libcloud MockHttp: every request goes to the class's `cloud` first."""
 
     cloud: MockCloud
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        with _ONE_MOCK_REQUEST_AT_A_TIME:
+            return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def prepared_request(self, *args: Any, **kwargs: Any) -> Any:
+        with _ONE_MOCK_REQUEST_AT_A_TIME:
+            return super().prepared_request(*args, **kwargs)  # type: ignore[misc]
 
     def _get_request(self, method: str, url: str, body: Any = None, headers: Any = None) -> Any:
         answer = self.cloud.receive(method, url, body)
