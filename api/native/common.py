@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from api.context import context
@@ -30,9 +30,13 @@ class Started(BaseModel):
     status_url: str
 
 
-def started(request: Request, workflow_id: str, route: str, **params: str) -> Started:
-    """The 202 of a started workflow whose status URL is the route `route` with `params` and
-    the run's token (the last part of its workflow id) as `run`."""
+def started(
+    request: Request, response: Response, workflow_id: str, route: str, **params: str
+) -> Started:
+    """The 202 of a started workflow whose status URL (also its `Location`) is the route
+    `route` with `params` and the run's token (the last part of its workflow id) as `run`."""
     token = workflow_id.rsplit("/", 1)[-1]
-    url = request.app.url_path_for(route, run=token, **params)
-    return Started(workflow_id=workflow_id, status_url=str(url))
+    url = str(request.app.url_path_for(route, run=token, **params))
+    response.status_code = 202
+    response.headers["Location"] = url
+    return Started(workflow_id=workflow_id, status_url=url)

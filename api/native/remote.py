@@ -84,8 +84,7 @@ async def answer(
     sees."""
     handle: WorkflowHandle[Any, Any] = await remote_service.start_remote(ctx, inp)
     if not wait:
-        response.status_code = 202
-        return started(request, handle.id, route, **params)
+        return started(request, response, handle.id, route, **params)
     try:
         results = await remote_service.remote_results(ctx, handle, handle.result_run_id or "")
     except WorkflowFailureError as exc:

@@ -6,7 +6,7 @@ the scan. (Reconciling one MCIS is one of its operations, with the MCIS API.)"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from api.native.common import Ctx, Started, started
@@ -21,9 +21,11 @@ class Sweep(BaseModel):
 
 
 @router.post("", status_code=202)
-async def start_sweep(ctx: Ctx, request: Request, body: Sweep | None = None) -> Started:
+async def start_sweep(
+    ctx: Ctx, request: Request, response: Response, body: Sweep | None = None
+) -> Started:
     handle = await sweep_service.start_sweep(ctx, (body or Sweep()).delete_orphans)
-    return started(request, handle.id, "sweep_run")
+    return started(request, response, handle.id, "sweep_run")
 
 
 @router.get("/{run}")
