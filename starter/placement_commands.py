@@ -13,22 +13,18 @@ from functools import partial
 
 from catalog.entries import Image
 from catalog.ranking import (
-    Preferences,
-    Recommendation,
-    RttMatrix,
     Scoring,
     SpecFilter,
-    parse_priorities,
 )
 from catalog.records import CatalogSource, region_key
-from catalog.store import CatalogStore
 from drivers.errors import CloudError
 from drivers.errors import CloudNotFoundError as NotFoundError
 from drivers.retry import retrying
 from models.mcis import McisRequest
 from models.naming import NAME_MAX_LENGTH
 from models.placement_plan import PlacementError, PlacementPlan, plan_mcis
-from starter.catalog_commands import catalog_store, spec_filter, split_list
+from starter import catalog_service
+from starter.catalog_service import Priorities, SpecQuery, catalog_store, rounded, spec_filter
 from starter.context import Context
 from starter.errors import FAILED, CliError
 from starter.output import print_json, print_table, progress
@@ -38,71 +34,16 @@ from starter.views import checked_name
 DEFAULT_IMAGE_OS = "ubuntu-22.04"
 
 
-def preferences(args: argparse.Namespace, rtt: RttMatrix) -> Preferences:
-    near = _point(args.near) if args.near else None
-    targets = tuple(sorted(split_list(args.latency_to)))
-    unknown = [t for t in targets if t not in rtt.coordinates]
-    if unknown:
-        known = ", ".join(sorted(rtt.coordinates)[:8])
-        raise CliError(
-            f"--latency-to: unknown region {unknown[0]!r} (region keys are provider/region, "
-            f"e.g. {known}, ...)"
-        )
-    try:
-        if args.priority:
-            prefs = Preferences(parse_priorities(args.priority), near, targets)
-        else:
-            prefs = Preferences.default(near, targets)
-        prefs.active()
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    return prefs
-
-
-def _point(text: str) -> tuple[float, float]:
-    parts = text.split(",")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        lat, lon = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise CliError(f"--near {text!r}: expected LAT,LON, e.g. 37.56,126.97") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise CliError(f"--near {text!r}: latitude -90..90, longitude -180..180")
-    return lat, lon
-
-
-def _scoring(
-    catalog: CatalogStore,
-    args: argparse.Namespace,
-    found: SpecFilter,
-    sources: list[CatalogSource],
-) -> tuple[Scoring, RttMatrix]:
-    rtt = catalog.rtt_matrix()
-    prefs = preferences(args, rtt)
-    table = catalog.spec_table(found, sources)
-    return Scoring(table, found, prefs, rtt), rtt
-
-
-def _rounded(item: Recommendation) -> dict[str, object]:
-    data = item.model_dump(mode="json")
-    data["scores"] = {k: round(v, 6) for k, v in item.scores.items()}
-    data["total"] = round(item.total, 6)
-    return data
-
-
 async def recommend(ctx: Context, args: argparse.Namespace) -> int:
-    catalog = await catalog_store(ctx)
-    found = spec_filter(args, catalog)
-    scoring, _ = _scoring(catalog, args, found, [])
-    if args.limit < 1:
-        raise CliError("--limit must be at least 1")
-    best = [scoring.recommendation(k) for k in scoring.top(args.limit)]
+    found = await catalog_service.recommend(
+        ctx, SpecQuery.of(args), Priorities.of(args), args.limit
+    )
+    best, scoring = found.best, found.scoring
     if args.json:
-        print_json([_rounded(item) for item in best])
+        print_json([rounded(item) for item in best])
         return 0
     if not best:
-        print(f"no spec matches {found.describe()}")
+        print(f"no spec matches {found.found.describe()}")
         return 0
     criteria = [c.value for c in scoring.weights]
     print_table(
@@ -121,7 +62,7 @@ async def recommend(ctx: Context, args: argparse.Namespace) -> int:
         ],
     )
     print(
-        f"{len(scoring)} of {len(scoring.table)} specs match {found.describe()}; "
+        f"{len(scoring)} of {len(scoring.table)} specs match {found.found.describe()}; "
         f"{_weights(scoring)}"
     )
     return 0
@@ -206,7 +147,7 @@ async def recommended_request(
         raise CliError("--recommend needs --count N (the number of VMs)")
     bound = math.inf if args.latency_bound is None else args.latency_bound
     catalog = await catalog_store(ctx)
-    found = spec_filter(args, catalog)
+    found = spec_filter(SpecQuery.of(args), catalog)
     creatable = set(ctx.drivers)
     providers = sorted(found.providers & creatable if found.providers else creatable)
     if not providers:
@@ -230,7 +171,9 @@ async def recommended_request(
         providers=frozenset(providers),
         regions=allowed,
     )
-    scoring, rtt = _scoring(catalog, args, found, [CatalogSource.DRIVERS])
+    scoring, rtt = catalog_service.scoring(
+        catalog, Priorities.of(args), found, [CatalogSource.DRIVERS]
+    )
     scoring.filter_text = f"{wanted} (creatable here, with an image of {args.image_os})"
     try:
         plan = plan_mcis(
