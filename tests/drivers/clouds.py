@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from libcloud.common.google import GoogleBaseAuthConnection
 from libcloud.compute.drivers.azure_arm import AzureNodeDriver
 from libcloud.compute.drivers.ecs import ECSDriver
@@ -57,6 +60,9 @@ class CloudCase:
     image: str
     natives: dict[str, str]
     """The VM's native state once running and once stopped (suspended)."""
+    credentials: Callable[[Path], dict[str, str]]
+    """A connection's credentials naming the accounts of Libcloud's recordings (files they
+    need go in the given folder)."""
     sent_tags: Callable[[SentRequest], dict[str, str]]
     """The tags (with the client token) a recorded create request carries."""
     sent_key: Callable[[SentRequest], str] | None
@@ -167,6 +173,27 @@ _ECS: Any = ECSDriver
 _AZURE: Any = AzureNodeDriver
 
 
+def _gce_credentials(folder: Path) -> dict[str, str]:
+    """The service account of Libcloud's GCE tests with a key file of its own (Libcloud reads
+    the key when it makes the driver; the token comes from the stubbed token file)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    email, _key = GCE_PARAMS
+    key_file = folder / "gce-key.json"
+    key_file.write_text(
+        json.dumps({"type": "service_account", "client_email": email, "private_key": pem})
+    )
+    return {
+        "service_account_email": email,
+        "key_file": str(key_file),
+        "project": GCE_KEYWORD_PARAMS["project"],
+    }
+
+
 def _gce() -> NodeDriver:
     return _GCE(*GCE_PARAMS, **GCE_KEYWORD_PARAMS, auth_type="IA", datacenter="us-central1-a")
 
@@ -179,13 +206,21 @@ def _openstack() -> NodeDriver:
     )
 
 
+AZURE_ACCOUNT = {
+    "tenant_id": "77777777-7777-7777-7777-777777777777",
+    "subscription_id": "99999999",
+    "client_id": "55555555-5555-5555-5555-555555555555",
+    "client_secret": "p4ssw0rd",
+}
+"""The credentials of Libcloud's Azure tests (AzureNodeDriverTests): its fixtures name them."""
+
+
 def _azure() -> NodeDriver:
-    # The credentials of Libcloud's Azure tests (AzureNodeDriverTests), its fixtures name them.
     return _AZURE(
-        tenant_id="77777777-7777-7777-7777-777777777777",
-        subscription_id="99999999",
-        key="55555555-5555-5555-5555-555555555555",
-        secret="p4ssw0rd",
+        tenant_id=AZURE_ACCOUNT["tenant_id"],
+        subscription_id=AZURE_ACCOUNT["subscription_id"],
+        key=AZURE_ACCOUNT["client_id"],
+        secret=AZURE_ACCOUNT["client_secret"],
         region="eastus",
     )
 
@@ -203,6 +238,7 @@ GCP = CloudCase(
         (GoogleBaseAuthConnection, GoogleAuthMockHttp),
     ),
     new_node_driver=_gce,
+    credentials=_gce_credentials,
     vm_name="node-name",
     vm_id="4006034190819017667",
     spec="n1-standard-1",
@@ -285,6 +321,15 @@ OPENSTACK = CloudCase(
         for name in ("connectionCls", "image_connectionCls", "network_connectionCls")
     ),
     new_node_driver=_openstack,
+    # Libcloud records this account's Keystone v2 sign-in (its v3 recording is of another
+    # cloud's catalog): connections say so with the option mcis offers.
+    options={"auth_version": "2.0_password"},
+    credentials=lambda _folder: {
+        "auth_url": "https://auth.api.example.com",
+        "username": OPENSTACK_PARAMS[0],
+        "password": OPENSTACK_PARAMS[1],
+        "project_name": "1337",
+    },
     locations={"RegionOne": Location(display_name="Lab", latitude=36.35, longitude=127.38)},
     vm_name="racktest",
     vm_id=NOVA_MADE,
@@ -349,6 +394,9 @@ ALIBABA = CloudCase(
     use_param="Action",
     vm_security_groups=("sg-28ou0f3xa",),
     new_node_driver=_ecs,
+    credentials=lambda _folder: dict(
+        zip(("access_key_id", "access_key_secret"), ECS_PARAMS, strict=True)
+    ),
     vm_name="web-1",
     vm_id="i-28n7dkvov",
     spec="ecs.t1.xsmall",
@@ -406,6 +454,7 @@ AZURE = CloudCase(
     http=AzureHttp,
     plug=((AzureNodeDriver.connectionCls, AzureHttp),),
     new_node_driver=_azure,
+    credentials=lambda _folder: AZURE_ACCOUNT,
     options={"resource_group": "000000"},
     vm_name="test-node-1",
     vm_id=f"{AZURE_GROUP}/Microsoft.Compute/virtualMachines/test-node-1",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ pytest.importorskip(
 )
 
 from drivers.base import CloudDriver
+from drivers.connection import Connection
 from drivers.libcloud_base import LibcloudDriver
 from drivers.registry import DRIVER_CLASSES
 from tests.drivers.clouds import CASES, CloudCase
@@ -33,6 +35,21 @@ def make_driver(case: CloudCase, node_driver: Any, region: str = "") -> CloudDri
         provider="lab",
         options=case.options,
         locations=case.locations,
+    )
+
+
+def connection_of(case: CloudCase, folder: Path, **fields: Any) -> Connection:
+    """A connection of `case.cloud` to the recorded account, in the case's region."""
+    return Connection.model_validate(
+        {
+            "name": "lab",
+            "cloud": case.cloud,
+            "regions": [case.region],
+            "credentials": case.credentials(folder),
+            "options": case.options,
+            "locations": case.locations,
+            **fields,
+        }
     )
 
 

@@ -7,6 +7,7 @@ terminated. What Libcloud lacks for a cloud is a clear NotSupportedError (`Cloud
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -17,11 +18,12 @@ from drivers.errors import (
     InvalidRequestError,
     NotSupportedError,
 )
+from drivers.registry import DRIVER_CLASSES
 from drivers.status_map import to_canonical
 from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmAction
 from models.status import TargetAction, VmStatus
 from tests.drivers.clouds import PUBLIC_KEY, TAGS, TOKEN, CloudCase
-from tests.drivers.conftest import Cloud
+from tests.drivers.conftest import Cloud, connection_of
 
 
 def _existing_subnets(case: CloudCase) -> list[SubnetSpec]:
@@ -29,6 +31,23 @@ def _existing_subnets(case: CloudCase) -> list[SubnetSpec]:
     if not case.existing_subnet:
         return []
     return [SubnetSpec(name=case.existing_subnet, cidr="10.0.1.0/24")]
+
+
+async def test_the_driver_of_a_connection_reaches_the_recorded_cloud(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    case = cloud.case
+    cloud.mock.phase = "running"
+    driver = DRIVER_CLASSES[case.cloud].from_connection(connection_of(case, tmp_path))
+    try:
+        vm = await driver.get_vm(case.region, case.vm_id)
+    finally:
+        await driver.aclose()
+    assert vm is not None and (vm.provider, vm.name, vm.client_token) == (
+        "lab",
+        case.vm_name,
+        TOKEN,
+    )
 
 
 async def test_catalog_lists_the_recorded_specs_and_images(cloud: Cloud) -> None:

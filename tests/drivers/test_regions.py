@@ -4,22 +4,15 @@ where it is (catalog/regions.py), and the Libcloud driver mcis makes for a regio
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from catalog.regions import GCE_REGIONS
-from drivers.connection import Connection
 from drivers.gcp import GceDriver
 from tests.drivers.clouds import GCP
-from tests.drivers.conftest import Cloud, make_driver
+from tests.drivers.conftest import Cloud, connection_of, make_driver
 from tests.drivers.libcloud_mocks import Route, ours
-
-SERVICE_ACCOUNT = "email@developer.gserviceaccount.com"
-"""The service account of Libcloud's GCE tests (GCE_PARAMS)."""
 
 
 async def test_a_gce_region_the_local_cloud_lacks_has_its_real_coordinates() -> None:
@@ -33,34 +26,6 @@ async def test_a_gce_region_the_local_cloud_lacks_has_its_real_coordinates() -> 
     assert region.display_name == display
 
 
-@pytest.fixture
-def gce_connection(tmp_path: Path) -> Connection:
-    """A GCP connection in us-central1 and us-east1 with a service account key file of its own
-    (Libcloud reads the key when it makes the driver; the token comes from the stubbed file)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    key_file = tmp_path / "key.json"
-    key_file.write_text(
-        json.dumps({"type": "service_account", "client_email": SERVICE_ACCOUNT, "private_key": pem})
-    )
-    return Connection.model_validate(
-        {
-            "name": "lab",
-            "cloud": "gcp",
-            "regions": ["us-central1", "us-east1"],
-            "credentials": {
-                "service_account_email": SERVICE_ACCOUNT,
-                "key_file": str(key_file),
-                "project": "project_name",
-            },
-        }
-    )
-
-
 @pytest.mark.parametrize("cloud", [GCP], indirect=True, ids=str)
 @pytest.mark.xfail(
     strict=True,
@@ -69,8 +34,9 @@ def gce_connection(tmp_path: Path) -> Connection:
     "(their zones are b, c, d): the driver gets no zone there",
 )
 async def test_the_gce_driver_of_a_region_works_in_a_zone_of_that_region(
-    cloud: Cloud, gce_connection: Connection
+    cloud: Cloud, tmp_path: Path
 ) -> None:
+    connection = connection_of(GCP, tmp_path, regions=["us-central1", "us-east1"])
     cloud.mock.routes = (
         # Written by us in GCE's format: the zones with the real zones of us-east1 (b, c, d;
         # Libcloud's recording predates the region), and GCE's 404 of a zone it lacks.
@@ -82,7 +48,7 @@ async def test_the_gce_driver_of_a_region_works_in_a_zone_of_that_region(
         ),
         *cloud.mock.routes,
     )
-    node_drivers = GceDriver.client_factory(gce_connection)
-    for region in gce_connection.regions:
+    node_drivers = GceDriver.client_factory(connection)
+    for region in connection.regions:
         zone = node_drivers(region).zone
         assert zone is not None and zone.name.startswith(f"{region}-")
