@@ -1,8 +1,10 @@
 """mcis's driver contract, run per cloud against Libcloud's recorded API answers (and the few we
-recorded in the same format, tests/drivers/fixtures): the catalog, networks, security groups
-and keys made once and found after, a VM created with its tags and client token, read back
-with the canonical status of the cloud's native state, suspended, resumed, rebooted and
-terminated. What Libcloud lacks for a cloud is a clear NotSupportedError (`CloudCase.lacks`)."""
+recorded in the same format, tests/drivers/fixtures): the driver made from a connection reaches
+the cloud; the catalog; networks, security groups and keys found when they exist, made once
+when not, released; a VM created with its tags, client token and key, read back with the
+canonical status of the cloud's native state, suspended, resumed, rebooted and terminated,
+alone and in a batch; bad input a clear CloudError. What Libcloud lacks for a cloud is a clear
+NotSupportedError (`CloudCase.lacks`)."""
 
 from __future__ import annotations
 
@@ -134,7 +136,7 @@ async def test_an_existing_security_group_is_found_and_a_new_one_made_once(cloud
     assert len(cloud.mock.sent(case.group_create_pattern)) == 1
 
 
-async def test_a_key_pair_is_registered_once(cloud: Cloud) -> None:
+async def test_a_key_pair_registers_with_the_same_fingerprint_each_time(cloud: Cloud) -> None:
     case, driver = cloud.case, cloud.driver
     if "import_key_pair" in case.lacks:
         with pytest.raises(NotSupportedError, match="import_key_pair"):
