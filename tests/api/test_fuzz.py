@@ -33,8 +33,8 @@ from settings import Settings, load_settings
 from tests.api.conftest import PASSWORD, USERNAME
 from tests.api.native_fakes import FakeContext, fake_app
 
-EXAMPLES = int(os.environ.get("MCIS_API_FUZZ_EXAMPLES", "12"))
-"""Requests per route (about 100 routes: about 25 s); raise it for a longer hunt."""
+EXAMPLES = int(os.environ.get("MCIS_API_FUZZ_EXAMPLES", "20"))
+"""Requests per route (about 100 routes: about 20 s); raise it for a longer hunt."""
 
 OPEN_PATHS = {"/health"}
 METHODS = ("get", "post", "put", "patch", "delete")
