@@ -30,6 +30,7 @@ from tests.drivers.libcloud_mocks import (
     EcsHttp,
     GceHttp,
     GoogleAuthMockHttp,
+    MockCloud,
     OpenStackHttp,
     Route,
     SentRequest,
@@ -97,6 +98,8 @@ class CloudCase:
     """The deletes releasing the existing group and network send (none for what mcis adopts
     and never deletes: Azure's)."""
     group_create_pattern: str = "^$"
+    sent_rules: Callable[[MockCloud], set[Rule]] | None = None
+    """The inbound rules (protocol, from port, to port) the making of a new group sent."""
     existing_key: str = ""
     """A key pair the recorded cloud holds ("" where a key is no cloud resource)."""
     existing_public: str = ""
@@ -133,6 +136,27 @@ GCE_INSTANCES = rf"GET \S*{GCE_ZONE}/instances\?"
 NOVA_SERVERS = r"GET \S*/servers/detail\?"
 NOVA_MADE = "26f7fbee-8ce1-4c28-887a-bfe8e4bb10fe"
 ECS_LISTING = r"Action=DescribeInstances"
+
+
+Rule = tuple[str, int | None, int | None]
+
+
+def _gce_firewall_rules(mock: MockCloud) -> set[Rule]:
+    [made] = mock.sent(r"POST \S*/global/firewalls\?")
+    rules: set[Rule] = set()
+    for allowed in json.loads(made.body)["allowed"]:
+        ports = [int(p) for p in str(allowed.get("ports", [""])[0]).split("-") if p]
+        low, high = (ports[0], ports[-1]) if ports else (None, None)
+        rules.add((allowed["IPProtocol"], low, high))
+    return rules
+
+
+def _neutron_rules(mock: MockCloud) -> set[Rule]:
+    sent = [
+        json.loads(r.body)["security_group_rule"]
+        for r in mock.sent(r"POST \S*/v2.0/security-group-rules\?")
+    ]
+    return {(r["protocol"], r["port_range_min"], r["port_range_max"]) for r in sent}
 
 
 def _json_body(*keys: str) -> Callable[[SentRequest], dict[str, str]]:
@@ -310,6 +334,7 @@ GCP = CloudCase(
     network_create_pattern=r"POST \S*/global/networks\?",
     existing_group="default-ssh",
     group_create_pattern=r"POST \S*/global/firewalls\?",
+    sent_rules=_gce_firewall_rules,
 )
 
 OPENSTACK = CloudCase(
@@ -378,6 +403,7 @@ OPENSTACK = CloudCase(
     network_create_pattern=r"POST \S*/v2.0/networks\?",
     existing_group="default",
     group_create_pattern=r"POST \S*/v2.0/security-groups\?",
+    sent_rules=_neutron_rules,
     existing_key="test_key_pair",
     existing_public=json.loads(theirs("openstack_v1_1/_os_keypairs_get_one.json").read_text())[
         "keypair"
