@@ -78,4 +78,6 @@ async def benchmark_run(ctx: Context, namespace: str, name: str, token: str) -> 
     checked_name(name, "MCIS name")
     what = f"benchmark run {shown(token)} of MCIS {name!r}"
     check_token(token, what)
-    return await run_state(ctx, benchmark_workflow_id(namespace, name, token), what)
+    return await run_state(
+        ctx, BenchmarkWorkflow.run, benchmark_workflow_id(namespace, name, token), what
+    )

@@ -97,7 +97,9 @@ async def remote_run(ctx: Context, namespace: str, name: str, token: str) -> Run
     async def read(handle: WorkflowHandle[Any, Any], run_id: str) -> list[RemoteResult]:
         return await remote_results(ctx, handle, run_id)
 
-    return await run_state(ctx, remote_workflow_id(namespace, name, token), what, read)
+    return await run_state(
+        ctx, RemoteWorkflow.run, remote_workflow_id(namespace, name, token), what, read
+    )
 
 
 def deploy_rows(

@@ -50,12 +50,17 @@ async def _result(handle: WorkflowHandle[Any, Any], _run_id: str) -> Any:
 
 
 async def run_state(
-    ctx: Context, workflow_id: str, what: str, read: ResultReader = _result
+    ctx: Context,
+    workflow: Callable[..., Awaitable[Any]],
+    workflow_id: str,
+    what: str,
+    read: ResultReader = _result,
 ) -> RunState:
-    """The state of the workflow's latest run, its result read by `read` (by default: the
-    workflow's result); CliError (`what` not found) if there is none."""
+    """The state of the latest run of `workflow` (its run method: the result is decoded as the
+    type it returns), its result read by `read` (by default: the workflow's result); CliError
+    (`what` not found) if there is none."""
     client = await ctx.client()
-    handle = client.get_workflow_handle(workflow_id)
+    handle = client.get_workflow_handle_for(workflow, workflow_id)
     try:
         description = await handle.describe()
     except RPCError as exc:

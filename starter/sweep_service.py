@@ -38,4 +38,4 @@ async def sweep_run(ctx: Context, token: str) -> RunState:
     """The state of the sweep `sweep/<token>`, with its report once it has ended."""
     what = f"sweep {shown(token)}"
     check_token(token, what)
-    return await run_state(ctx, sweep_workflow_id(token), what)
+    return await run_state(ctx, SweepWorkflow.run, sweep_workflow_id(token), what)

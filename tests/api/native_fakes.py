@@ -23,6 +23,7 @@ from models.records import McisRecord, NamespaceRecord, VmRecord
 from models.status import VmStatus
 from settings import Settings, load_settings
 from starter.context import Context
+from starter.output import to_jsonable
 from starter.stack import isolated_env
 from tests.api.conftest import CREDENTIALS, PASSWORD, USERNAME
 
@@ -51,6 +52,9 @@ class FakeHandle:
     temporal: FakeTemporal
     id: str
     run_id: str | None = None
+    typed: bool = True
+    """False for a handle got without the workflow's run method: its result comes back as
+    plain JSON data (dicts), as Temporal's data converter decodes it without a type."""
 
     @property
     def result_run_id(self) -> str | None:
@@ -70,7 +74,7 @@ class FakeHandle:
         run = self._run()
         if run.failure is not None:
             raise WorkflowFailureError(cause=ApplicationError(run.failure))
-        return run.result
+        return run.result if self.typed else to_jsonable(run.result)
 
     async def query(self, *_: Any, **__: Any) -> Any:
         """The answer a test set in `answers` for this workflow (any query), else NOT_FOUND."""
@@ -115,7 +119,7 @@ class FakeTemporal:
         return await FakeHandle(self, id).result()
 
     def get_workflow_handle(self, workflow_id: str, *_: Any, **kwargs: Any) -> FakeHandle:
-        return FakeHandle(self, workflow_id, kwargs.get("run_id"))
+        return FakeHandle(self, workflow_id, kwargs.get("run_id"), typed="result_type" in kwargs)
 
     def get_workflow_handle_for(
         self, _workflow: Any, workflow_id: str, *_: Any, **kwargs: Any
