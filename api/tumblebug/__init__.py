@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.tumblebug import cmd, images_specs, mcir, mcis, ns
+from api.tumblebug import cmd, images_specs, mcir, mcis, ns, vm
 
 router = APIRouter()
 
@@ -18,5 +18,5 @@ async def health() -> dict[str, str]:
     return {"message": "API server is running"}
 
 
-for part in (ns, mcir, images_specs, mcis, cmd):
+for part in (ns, mcir, images_specs, mcis, vm, cmd):
     router.include_router(part.router)

@@ -67,11 +67,27 @@ def vm_id(vm: VmView) -> str:
     return tumblebug_vm_id(vm.id, vm.group)
 
 
-def targets(view: McisView, vm: VmView) -> tuple[str, str]:
-    """(targetAction, targetStatus) of a VM: the MCIS's while the VM is not yet there."""
-    if view.target_status in (NONE, vm.status.value):
+def mcis_targets(view: McisView) -> tuple[str, str]:
+    """(targetAction, targetStatus) of the MCIS: mcis's while an operation is under way, else
+    "None" (mcis keeps the target of an action on some VMs until every VM is there; Tumblebug
+    shows one only while it is pending)."""
+    if view.operation is None:
         return NONE, NONE
     return view.target_action, view.target_status
+
+
+def targets(view: McisView, vm: VmView) -> tuple[str, str]:
+    """(targetAction, targetStatus) of a VM: the MCIS's while the VM is in the scope of the
+    operation under way and not yet at its target."""
+    action, status = mcis_targets(view)
+    scope = view.operation.scope if view.operation else ""
+    if status in (NONE, vm.status.value) or scope not in (
+        "mcis",
+        f"group {vm.group}",
+        f"vm {vm.id}",
+    ):
+        return NONE, NONE
+    return action, status
 
 
 class McisShape:
@@ -111,8 +127,8 @@ class McisShape:
             placement_algo=self.kept.placement_algo,
             installMonAgent=self.kept.installMonAgent,
             status=self.status,
-            targetStatus=view.target_status,
-            targetAction=view.target_action,
+            targetStatus=mcis_targets(view)[1],
+            targetAction=mcis_targets(view)[0],
             vm=[self.vm_info(vm) for vm in view.vms],
         )
 
@@ -148,15 +164,15 @@ class McisShape:
             id=view.name,
             name=self.kept.name,
             status=self.status,
-            targetStatus=view.target_status,
-            targetAction=view.target_action,
+            targetStatus=mcis_targets(view)[1],
+            targetAction=mcis_targets(view)[0],
             masterVmId=vm_id(master) if master else "",
             masterIp=(master.public_ip or "") if master else "",
             installMonAgent=self.kept.installMonAgent,
-            vm=[self._vm_status(vm) for vm in view.vms],
+            vm=[self.vm_status(vm) for vm in view.vms],
         )
 
-    def _vm_status(self, vm: VmView) -> VmStatusInfo:
+    def vm_status(self, vm: VmView) -> VmStatusInfo:
         action, status = targets(self.view, vm)
         return VmStatusInfo(
             id=vm_id(vm),

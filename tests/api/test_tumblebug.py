@@ -22,6 +22,7 @@ from api.tumblebug.models import KeptMcis, KeptVm, VmReq
 from api.tumblebug.status import McisShape, status_string
 from catalog.entries import Region
 from drivers.base import CloudDriver
+from models.lifecycle import OperationKind, OperationRecord, OperationState
 from models.mcis import McisView, VmView
 from models.status import TargetAction, TargetStatus, VmStatus, aggregate
 from settings import Settings, load_settings
@@ -310,7 +311,10 @@ def test_an_mcis_in_tumblebugs_shapes_names_each_vm_by_its_entry() -> None:
     status = aggregate(
         [(v.id, v.status) for v in vms], TargetAction.SUSPEND, TargetStatus.SUSPENDED
     )
-    view = McisView.build("ns-01", "mcis-01", "uid", "two", "active", status, vms)
+    suspend = OperationRecord(
+        id=2, kind=OperationKind.SUSPEND, scope="mcis", state=OperationState.RUNNING
+    )
+    view = McisView.build("ns-01", "mcis-01", "uid", "two", "active", status, vms, suspend)
     entry = {
         "name": "VM_01",
         "connectionName": CONNECTION,
@@ -350,6 +354,15 @@ def test_an_mcis_in_tumblebugs_shapes_names_each_vm_by_its_entry() -> None:
 
     status_info = shape.status_info()
     assert status_info.masterVmId == "" and status_info.masterIp == ""  # no VM runs
+
+    # mcis keeps a target once the operation is over: Tumblebug shows none
+    done = view.model_copy(update={"operation": None})
+    over = McisShape(done, kept, {}).info()
+    assert {(over.targetAction, vm.targetAction) for vm in over.vm} == {("None", "None")}
+    # an operation on the first VM (there already): the second, suspending, is not its target
+    on_one = suspend.model_copy(update={"scope": "vm vm-01-1"})
+    one = McisShape(view.model_copy(update={"operation": on_one}), kept, {}).info()
+    assert [vm.targetAction for vm in one.vm] == ["None", "None"]
     assert [(v.id, v.csp_vm_id, v.native_status) for v in status_info.vm] == [
         ("vm-01", "i-vm-01-1", "suspended"),
         ("vm-02", "i-vm-02-1", "suspending"),

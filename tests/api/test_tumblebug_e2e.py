@@ -2,9 +2,9 @@
 namespaces, sshd): a Spider connection registered on the Spider port; namespace `NS_01`; vNet,
 security group, SSH key, image registered with info and spec; an MCIS of 2 VMs, one `vm` entry
 each; `?action=status` is `Running-(2/2)`; suspend polled to `Suspended-(2/2)`; resume; a remote
-command whose `result_array` holds both VMs' hostnames (then one VM's); one more VM added;
-terminate; the MCIS and every resource deleted with Tumblebug's messages, and no VM left at the
-cloud."""
+command whose `result_array` holds both VMs' hostnames (then one VM's); one more VM added,
+suspended alone and removed; terminate; the MCIS and every resource deleted with Tumblebug's
+messages, and no VM left at the cloud."""
 
 from __future__ import annotations
 
@@ -248,10 +248,17 @@ def test_a_tumblebug_client_runs_its_scenario_on_real_vms(clients: Clients) -> N
     assert [(m["id"], m["status"], len(m["vm"])) for m in listed] == [
         ("mcis-01", "Running-(3/3)", 3)
     ]
+    answer = tb.get(f"{MCIS}/vm/VM_03", params={"action": "suspend"})
+    assert answer.json() == {"message": "Suspending the VM"}
+    clients.poll_status("Partial-Running-(2/3)")
+    vm = tb.get(f"{MCIS}/vm/vm-03", params={"action": "status"}).json()
+    assert (vm["id"], vm["status"], vm["targetAction"]) == ("vm-03", "Suspended", "None")
+    assert tb.delete(f"{MCIS}/vm/VM_03").json() == {"message": "Deleting the VM info"}
+    assert tb.get(f"{MCIS}/vm/VM_03").status_code == 404
 
     answer = tb.get(MCIS, params={"action": "terminate"})
     assert answer.json() == {"message": "Terminating the MCIS"}
-    clients.poll_status("Terminated-(3/3)")
+    clients.poll_status("Terminated-(2/2)")
     assert tb.get(MCIS, params={"action": "terminate"}).json() == {
         "message": "No VM to terminate in the MCIS"
     }
