@@ -1,7 +1,8 @@
 """The CB-Tumblebug 0.3 compatible API (`/tumblebug`, see ../shared/notes/tumblebug-api.md):
 namespaces (`ns`), vNet, security group and SSH key (`mcir`), image and spec (`images_specs`),
-MCIS (`mcis`) and remote commands (`cmd`) in Tumblebug's JSON shapes (`models`) and words
-(`ids`, `status`), each on the same code as the CLI. Spider connection configs, registered on
+MCIS (`mcis`, reached through `mcis_access`), one VM of an MCIS (`vm`) and remote commands
+(`cmd`) in Tumblebug's JSON shapes (`models`) and words (`ids`, `status`), each on the same code
+as the CLI. Spider connection configs, registered on
 their own port (`api/spider.py`), say where things go (`connections`)."""
 
 from __future__ import annotations
