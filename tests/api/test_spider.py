@@ -8,9 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.spider import create_spider_app
 from settings import Settings, load_settings
@@ -48,13 +52,14 @@ AWS_CONFIG = {
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def spider_settings(tmp_path: Path) -> Settings:
     return load_settings({**isolated_env(tmp_path, "mcis-spider-unit"), **CREDENTIALS})
 
 
 @pytest.fixture
-async def spider(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_spider_app(settings), raise_app_exceptions=False)
+async def spider(spider_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_spider_app(spider_settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://spider", auth=(USERNAME, PASSWORD)
     ) as client:
@@ -146,9 +151,40 @@ async def test_a_config_of_another_provider_than_its_region_is_refused(
     assert "region aws-us-east-1 is of AWS" in answer.json()["message"]
 
 
-async def test_requests_without_credentials_get_401(settings: Settings) -> None:
-    transport = httpx.ASGITransport(app=create_spider_app(settings))
+async def test_requests_without_credentials_get_401(spider_settings: Settings) -> None:
+    transport = httpx.ASGITransport(app=create_spider_app(spider_settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://spider") as anonymous:
         answer = await anonymous.post("/spider/driver", json=AWS_DRIVER)
         assert answer.status_code == 401
         assert "message" in answer.json()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=12,
+)
+FIELDS = ("DriverName", "CredentialName", "RegionName", "ConfigName", "ProviderName")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["driver", "credential", "region", "connectionconfig", "x"]),
+    body=st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), JSON, max_size=6) | JSON,
+    name=st.text(min_size=1, max_size=30).filter(lambda t: "/" not in t and t not in (".", "..")),
+)
+def test_bad_input_is_a_4xx_json_error(
+    spider_settings: Settings, kind: str, body: Any, name: str
+) -> None:
+    with TestClient(create_spider_app(spider_settings)) as client:
+        client.auth = (USERNAME, PASSWORD)
+        for answer in (
+            client.post(f"/spider/{kind}", json=body),
+            client.get(f"/spider/{kind}/{quote(name, safe='')}"),
+            client.delete(f"/spider/{kind}/{quote(name, safe='')}"),
+        ):
+            assert answer.status_code < 500, answer.text
+            if answer.status_code >= 400:
+                assert set(answer.json()) == {"error", "message"}
