@@ -49,6 +49,10 @@ class NoPolicyError(CliError):
     """The MCIS has no policy (bad input to the CLI, a missing thing to the API)."""
 
 
+class PolicyExistsError(CliError):
+    """The MCIS has a policy already (bad input to the CLI, a conflict to the API)."""
+
+
 def _none_runs(namespace: str, name: str) -> NoPolicyError:
     return NoPolicyError(f"no policy runs for MCIS {name!r} in namespace {namespace!r}")
 
@@ -71,7 +75,9 @@ async def create_policy(ctx: Context, namespace: str, name: str, policy: Policy)
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError:
-        raise CliError(f"a policy already runs for MCIS {name!r}; delete it first") from None
+        raise PolicyExistsError(
+            f"a policy already runs for MCIS {name!r}; delete it first"
+        ) from None
     return await handle.query(PolicyWorkflow.status)
 
 

@@ -18,7 +18,7 @@ from models.policy import Policy, PolicyView
 from models.remote import RemoteWorkflowInput
 from remote.load import start_load, stop_load
 from starter import policy_service, remote_service
-from starter.policy_service import NoPolicyError, SimulatedLoad
+from starter.policy_service import NoPolicyError, PolicyExistsError, SimulatedLoad
 from starter.runs_service import RunState
 
 router = APIRouter(prefix="/ns/{ns}", tags=["policies"])
@@ -35,7 +35,10 @@ async def _existing(view: Awaitable[PolicyView]) -> PolicyView:
 @router.post("/mcis/{name}/policy", status_code=201)
 async def create_policy(ctx: Ctx, ns: str, name: str, body: Policy) -> PolicyView:
     """Start auto-control of a live MCIS (409 if a policy already runs for it)."""
-    return await policy_service.create_policy(ctx, ns, name, body)
+    try:
+        return await policy_service.create_policy(ctx, ns, name, body)
+    except PolicyExistsError as exc:
+        raise ApiError(409, "conflict", exc.message) from None
 
 
 @router.get("/mcis/{name}/policy")
