@@ -1,11 +1,15 @@
 """The API's front door without a stack (httpx over ASGI): HTTP Basic on everything but
 `/health`; bad input is a 400 JSON error naming what is wrong, with no workflow started; an
 unknown namespace, route or VM is a 404, an operation the MCIS refuses a 409, Temporal out of
-reach a 503, and an unexpected failure a 500 that shows no traceback."""
+reach a 503, and an unexpected failure a 500 that shows no traceback; a port in use stops the
+server before it starts, with one line."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +20,13 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.native import mcis as mcis_routes
+from api.server import serve
 from models.lifecycle import OperationKind, OperationRecord
 from models.records import NamespaceRecord
 from settings import Settings, load_settings
 from starter import processes
 from starter.context import Context
+from starter.errors import CliError
 from starter.mcis_service import OperationRefusedError
 from starter.stack import isolated_env
 from tests.api.conftest import CREDENTIALS, PASSWORD, USERNAME
@@ -303,3 +309,17 @@ async def test_temporal_out_of_reach_is_a_503(settings: Settings) -> None:
         "error": "unavailable",
         "message": f"cannot reach Temporal at {address}: is it running? (`mcis stack up`)",
     }
+
+
+def test_a_port_in_use_is_one_clear_line_before_the_server_starts(settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = dataclasses.replace(settings, spider_port=port)
+        with pytest.raises(CliError) as refused:
+            asyncio.run(serve(busy))
+    assert refused.value.message == (
+        f"cannot serve the CB-Spider endpoints at 127.0.0.1:{port}: the port is in use "
+        "(set MCIS_SPIDER_PORT)"
+    )
