@@ -7,10 +7,10 @@ learnt, or `failed`); `GET .../benchmarks` gives the stored results of the lates
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.errors import ApiError
-from api.native.common import Ctx, Started, started
+from api.native.common import Body, Ctx, Started, started
 from models.benchmark import BenchRow
 from starter import bench_service
 from starter.errors import CliError
@@ -21,7 +21,7 @@ from starter.views import checked_name
 router = APIRouter(prefix="/ns/{ns}/mcis/{name}/benchmarks", tags=["benchmarks"])
 
 
-class Benchmark(BaseModel):
+class Benchmark(Body):
     action: str = Field(
         default="all",
         max_length=1000,

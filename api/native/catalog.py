@@ -7,9 +7,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
-from api.native.common import Ctx
+from api.native.common import Body, Ctx
 from catalog.entries import Image
 from catalog.ranking import Range
 from catalog.records import CatalogSpec
@@ -77,7 +76,7 @@ async def list_images(ctx: Ctx, provider: Text = None, region: Text = None) -> l
     return await catalog_service.find_images(ctx, provider, region)
 
 
-class Refresh(BaseModel):
+class Refresh(Body):
     public: bool = True
     """Also the public clouds' prices (Libcloud's bundled data)."""
 

@@ -1,19 +1,26 @@
 """What the native API's noun routers share (namespaces, resources, catalog, remote,
-benchmarks, policies, sweep): the `Ctx` parameter, the DELETE answer and the 202 answer of a
-started workflow (its status URL answers a `starter.runs_service.RunState`)."""
+benchmarks, policies, sweep): the `Ctx` parameter, request bodies that refuse unknown fields,
+the DELETE answer and the 202 answer of a started workflow (its status URL answers a
+`starter.runs_service.RunState`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.context import context
 from starter.context import Context
 
 Ctx = Annotated[Context, Depends(context)]
 """The API's one Context, as a route parameter."""
+
+
+class Body(BaseModel):
+    """A request body: a field it does not know is an error (a typo is never ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Deleted(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from api.native.common import Ctx, Deleted
+from api.native.common import Body, Ctx, Deleted
 from models.mcis import MAX_DESCRIPTION
 from models.naming import NAME_MAX_LENGTH
 from models.records import NamespaceRecord
@@ -14,7 +14,7 @@ from starter import namespace_service
 router = APIRouter(prefix="/ns", tags=["namespaces"])
 
 
-class NamespaceCreate(BaseModel):
+class NamespaceCreate(Body):
     name: str = Field(max_length=NAME_MAX_LENGTH)
     description: str = Field(default="", max_length=MAX_DESCRIPTION)
 

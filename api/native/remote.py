@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
-from api.native.common import Ctx, Started, started
+from api.native.common import Body, Ctx, Started, started
 from models.apps import APPS
 from models.failures import failure_message
 from models.naming import NAME_MAX_LENGTH
@@ -36,7 +36,7 @@ MAX_COMMAND_CHARS = 100_000
 Wait = Annotated[bool, Query(description="answer 200 once the workflow has ended")]
 
 
-class Target(BaseModel):
+class Target(Body):
     """Which VMs (the whole MCIS unless `group` or `vm`), how long each may take, how many at
     once."""
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.errors import ApiError
-from api.native.common import Ctx, Deleted
+from api.native.common import Body, Ctx, Deleted
 from models.naming import NAME_MAX_LENGTH
 from models.records import ResourceRecord
 from starter import resource_service
@@ -23,7 +23,7 @@ MAX_ITEMS = 100
 MAX_TEXT = 256
 
 
-class ResourceCreate(BaseModel):
+class ResourceCreate(Body):
     name: str = Field(max_length=NAME_MAX_LENGTH)
     provider: str = Field(max_length=MAX_TEXT)
     region: str = Field(max_length=MAX_TEXT)

@@ -7,16 +7,15 @@ the scan. (Reconciling one MCIS is one of its operations, with the MCIS API.)"""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
 
-from api.native.common import Ctx, Started, started
+from api.native.common import Body, Ctx, Started, started
 from starter import sweep_service
 from starter.runs_service import RunState
 
 router = APIRouter(prefix="/sweep", tags=["sweep"])
 
 
-class Sweep(BaseModel):
+class Sweep(Body):
     delete_orphans: bool = False
 
 

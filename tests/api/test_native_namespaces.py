@@ -58,6 +58,7 @@ async def test_the_cli_lists_what_the_api_created(
     [
         ("POST", "/v1/ns", {"name": "Dev Team"}, 400, "namespace"),
         ("POST", "/v1/ns", {}, 400, "body.name: Field required"),
+        ("POST", "/v1/ns", {"name": "dev", "descripton": "typo"}, 400, "Extra inputs"),
         ("GET", "/v1/ns/nowhere", None, 404, "namespace 'nowhere' does not exist"),
         ("DELETE", "/v1/ns/nowhere", None, 404, "namespace 'nowhere' not found"),
         ("GET", "/v1/ns/BAD_NAME", None, 400, "namespace"),
