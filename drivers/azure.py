@@ -1,7 +1,8 @@
 """The Azure driver over Libcloud's Azure ARM driver. Libcloud cannot make virtual networks or
 network security groups, so mcis adopts those of the connection's `resource_group` by name (and
 never deletes them); VMs are made in that resource group with managed disks, the public key as
-their SSH key (Azure has no key-pair resource) and mcis's tags as Azure tags.
+their SSH key (Azure has no key-pair resource) and mcis's tags as Azure tags; VM names are cut
+to Azure's 64 characters (drivers/libcloud_base.py).
 
 The native state is the VM's power state read from its instance view (`running`,
 `deallocated`, ...; `creating`, `deleting` or `failed` while provisioning): Libcloud folds
@@ -74,6 +75,7 @@ class AzureDriver(LibcloudDriver):
 
     cloud = "azure"
     public_regions = AZURE_REGIONS
+    max_name_length = 64
     gone_states = frozenset({"deleting"})
     failed_states = frozenset({"failed"})
     native_states = {

@@ -164,7 +164,8 @@ def public_key_digest(public_key: str) -> str:
 
 class SdkDriver(Generic[Client, Raw]):
     """What every driver over a cloud's synchronous SDK shares (the AWS driver over boto3, the
-    Libcloud drivers): one SDK client per region, made on first use by `clients(region)`; every
+    Libcloud drivers): SDK clients per region, made on first use by `clients(region)` (one per
+    region, or one per region and pool thread where the SDK's clients are not thread-safe); every
     call in this driver's own thread pool (so cloud calls never starve the store's calls on the
     default executor) with the SDK's failures mapped to drivers.errors; the region check; the
     regions with their places; suspend, resume and reboot as one action helper.
@@ -178,6 +179,10 @@ class SdkDriver(Generic[Client, Raw]):
     public_regions: ClassVar[Mapping[str, Place]] = {}
     """The cloud's public regions with their places; empty for a private cloud."""
     max_threads: ClassVar[int] = 8
+    client_per_thread: ClassVar[bool] = False
+    """True where one SDK client must not serve two calls at once (Libcloud keeps a call's
+    response on its connection): each pool thread then makes its own client of a region, so a
+    region's calls still run up to `max_threads` at once. False (boto3): one shared client."""
     sdk_errors: ClassVar[tuple[type[Exception], ...]] = (Exception,)
     """The exceptions `cloud_error` maps; any other is raised as it is."""
 
@@ -192,9 +197,10 @@ class SdkDriver(Generic[Client, Raw]):
         locations: Mapping[str, Location] | None = None,
     ) -> None:
         """`provider`: the name in mcis (the connection's name); `regions`: those this driver
-        serves; `clients(region)`: the SDK client of a region (called once per region, from the
-        pool); `options`: the connection's per-cloud settings; `endpoint_url` is only shown in
-        messages; `locations`: places of regions that the public table lacks or overrides."""
+        serves; `clients(region)`: a new SDK client of a region (called from the pool: once per
+        region, or once per region and thread with `client_per_thread`); `options`: the
+        connection's per-cloud settings; `endpoint_url` is only shown in messages;
+        `locations`: places of regions that the public table lacks or overrides."""
         self.provider = provider
         self.configured_regions = tuple(regions)
         self.options = dict(options or {})
@@ -203,6 +209,7 @@ class SdkDriver(Generic[Client, Raw]):
         self._factory = clients
         self._clients: dict[str, Client] = {}
         self._lock = threading.Lock()
+        self._thread_clients = threading.local()
         self._pool = ThreadPoolExecutor(
             self.max_threads, thread_name_prefix=f"{self.cloud}-{provider}"
         )
@@ -249,6 +256,12 @@ class SdkDriver(Generic[Client, Raw]):
     # plumbing
 
     def _client(self, region: str) -> Client:
+        """The client of `region` for the calling pool thread (see `client_per_thread`)."""
+        if self.client_per_thread:
+            own: dict[str, Client] = vars(self._thread_clients).setdefault("clients", {})
+            if region not in own:
+                own[region] = self._factory(region)
+            return own[region]
         with self._lock:
             client = self._clients.get(region)
             if client is None:

@@ -3,13 +3,16 @@ firewalls for security groups, the public key handed to VMs as `ssh-keys` metada
 key-pair resource), tags as labels (lowercased to GCE's label rules), the native state from the
 instance's `status` (PROVISIONING, RUNNING, TERMINATED, ...).
 
-One NodeDriver per region, in the connection's zone `<region>-<option zone, default a>`;
-GCE's constructor already calls the API. Region places: `catalog.regions.GCE_REGIONS`.
+A region's NodeDrivers work in one zone of it: `<region>-<option zone>` when the connection sets
+`zone`, else the region's first zone in name order that is UP (listed once per region: not
+every region has an `-a` zone). GCE's constructor already calls the API. VM names are cut to
+GCE's 63 characters (drivers/libcloud_base.py). Region places: `catalog.regions.GCE_REGIONS`.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +21,7 @@ from libcloud.compute.types import NodeState
 from catalog.entries import Image
 from catalog.regions import GCE_REGIONS
 from drivers.connection import Connection
+from drivers.errors import CloudNotFoundError
 from drivers.libcloud_base import LibcloudDriver, Node, NodeDriver, extra, last_segment
 from models.cloud import (
     CloudKeyPair,
@@ -32,6 +36,17 @@ IMAGE_NAME = re.compile(r"^(ubuntu|debian|rocky|centos|almalinux|rhel|sles|cos)-
 """The public images offered (GCE lists thousands, of many families)."""
 
 
+def first_zone(driver: NodeDriver, region: str) -> str:
+    """The name of `region`'s first zone (name order), preferring one that is UP."""
+    zones = sorted(
+        (z for z in driver.ex_list_zones() if last_segment(z.extra.get("region")) == region),
+        key=lambda z: (z.status != "UP", z.name),
+    )
+    if not zones:
+        raise CloudNotFoundError(f"GCE lists no zone of region {region!r}", "NoZone")
+    return str(zones[0].name)
+
+
 def gce_label(value: str) -> str:
     """GCE label rules: lowercase letters, digits, '_' and '-', at most 63 characters."""
     return re.sub(r"[^a-z0-9_-]", "_", value.lower())[:63]
@@ -43,6 +58,7 @@ class GceDriver(LibcloudDriver):
     cloud = "gcp"
     public_regions = GCE_REGIONS
     tags_key = "labels"
+    max_name_length = 63
     native_states = {
         NodeState.PENDING: "PROVISIONING",
         NodeState.STARTING: "STAGING",
@@ -58,13 +74,29 @@ class GceDriver(LibcloudDriver):
     def client_factory(cls, connection: Connection) -> Callable[[str], NodeDriver]:
         from libcloud.compute.providers import Provider, get_driver
 
-        def node_driver(region: str) -> NodeDriver:
+        zones: dict[str, str] = {}
+        """The zone of each region, chosen once (every thread's NodeDriver works in it)."""
+        choosing = threading.Lock()
+
+        def in_zone(zone: str | None) -> NodeDriver:
             return get_driver(Provider.GCE)(
                 connection.secret("service_account_email"),
                 connection.secret("key_file"),
                 project=connection.secret("project"),
-                datacenter=f"{region}-{connection.options.get('zone', 'a')}",
+                datacenter=zone,
             )
+
+        def zone_of(region: str) -> str:
+            with choosing:
+                if region not in zones:
+                    zone = connection.options.get("zone")
+                    zones[region] = (
+                        f"{region}-{zone}" if zone else first_zone(in_zone(None), region)
+                    )
+                return zones[region]
+
+        def node_driver(region: str) -> NodeDriver:
+            return in_zone(zone_of(region))
 
         return node_driver
 

@@ -19,9 +19,17 @@ is a method its class does not override: the base raises
 
   (*) with the connection option `resource_group`.
 
-Idempotency: `create_vm` first looks for a live node of the request's name (names are unique per
-namespace) whose `mcis-client-token` tag, when the cloud shows tags, is the request's.
-Libcloud is synchronous: calls run in the driver's own thread pool (drivers/base.py).
+Names: a VM's name at the cloud is the request's, cut to what the cloud accepts
+(`max_name_length`: GCE 63, Azure 64) with a digest of the client token at its end
+(`cloud_name`), so it stays deterministic and unique per VM.
+
+Idempotency: `create_vm` first looks for a live node of that name (names are unique per
+namespace): one carrying the request's `mcis-client-token` tag is the request's VM; one without
+it (made outside mcis, or by another request) is a ConflictError, never adopted.
+
+Libcloud is synchronous and a NodeDriver serves one call at a time (its connection keeps the
+last response): calls run in the driver's own thread pool, each thread with its own NodeDriver
+per region (`client_per_thread`, drivers/base.py), so a region's calls still run in parallel.
 
 For tests, every class is also made around a given NodeDriver (e.g. one wired to Libcloud's
 recorded API answers): `GceDriver.around(node_driver, "us-central1")`.
@@ -29,6 +37,7 @@ recorded API answers): `GceDriver.around(node_driver, "us-central1")`.
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import ssl
 from collections.abc import Mapping, Sequence
@@ -159,6 +168,9 @@ class LibcloudDriver(SdkDriver[NodeDriver, Node]):
     failed_states: ClassVar[frozenset[str]] = frozenset()
     tags_key: ClassVar[str] = "tags"
     """Where a node keeps its tags in `node.extra`."""
+    max_name_length: ClassVar[int] = 255
+    """The longest VM name the cloud accepts."""
+    client_per_thread = True
 
     @classmethod
     def around(
@@ -171,8 +183,9 @@ class LibcloudDriver(SdkDriver[NodeDriver, Node]):
         locations: Mapping[str, Location] | None = None,
     ) -> Self:
         """The driver of one region served by `node_driver`, a Libcloud NodeDriver made by the
-        caller (tests: one wired to recorded API answers). `provider` defaults to the cloud's
-        name; `options` are the connection's (e.g. Azure's `resource_group`)."""
+        caller (tests: one wired to recorded API answers), shared by the pool's threads: for
+        calls one at a time. `provider` defaults to the cloud's name; `options` are the
+        connection's (e.g. Azure's `resource_group`)."""
         return cls(
             provider or cls.cloud,
             [region],
@@ -358,16 +371,32 @@ class LibcloudDriver(SdkDriver[NodeDriver, Node]):
 
     # VMs
 
+    @classmethod
+    def cloud_name(cls, request: VmCreateRequest) -> str:
+        """The VM's name at the cloud: the request's if the cloud accepts its length, else its
+        start and `-<8 hex digits of the client token's SHA-256>` (still unique per VM)."""
+        if len(request.name) <= cls.max_name_length:
+            return request.name
+        digest = hashlib.sha256(request.client_token.encode()).hexdigest()[:8]
+        return f"{request.name[: cls.max_name_length - 9].rstrip('-')}-{digest}"
+
     async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
+        request = request.model_copy(update={"name": self.cloud_name(request)})
         tags = {**request.tags, TAG_CLIENT_TOKEN: request.client_token}
 
         def find(d: NodeDriver) -> Node | None:
+            """The live node of the request's name: the request's VM if it bears its token."""
             for node in self._list_nodes(d):
                 if node.name != request.name or not self._live(node):
                     continue
-                token = self.node_tags(node).get(TAG_CLIENT_TOKEN)
-                if token in (None, request.client_token):
-                    return node
+                if self.node_tags(node).get(TAG_CLIENT_TOKEN) != request.client_token:
+                    raise ConflictError(
+                        f"{self._what}: a VM named {request.name!r} ({node.id}) exists that "
+                        f"mcis did not create for this request (no {TAG_CLIENT_TOKEN} tag "
+                        f"{request.client_token!r}): not adopted",
+                        "NameTaken",
+                    )
+                return node
             return None
 
         def create(d: NodeDriver) -> Node:

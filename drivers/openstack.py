@@ -1,6 +1,6 @@
 """The OpenStack driver over Libcloud's OpenStack (Nova 2.x, Neutron) driver: neutron networks
-and subnets, security groups with their inbound rules, key pairs, servers with mcis's tags as
-metadata.
+and subnets, security groups with their inbound rules (a port of -1, as ICMP's, goes to Neutron
+as null), key pairs, servers with mcis's tags as metadata.
 
 The native state is the server status (ACTIVE, SHUTOFF, BUILD, ...) that Libcloud's NodeState
 was derived from; the task state tells REBOOT from HARD_REBOOT and the vm state what an unknown
@@ -42,6 +42,11 @@ VM_STATES = {
     "resized": "VERIFY_RESIZE",
 }
 """Nova's `OS-EXT-STS:vm_state` -> the server status the seed's table speaks."""
+
+
+def neutron_port(port: Any) -> int | None:
+    """A rule's port as Neutron takes it: None (any: ICMP's -1) or 0-65535."""
+    return None if port is None or int(port) < 0 else int(port)
 
 
 class OpenStackDriver(LibcloudDriver):
@@ -152,16 +157,20 @@ class OpenStackDriver(LibcloudDriver):
             if group is None:
                 group = d.ex_create_security_group(name, f"mcis {name}")
             have = {
-                (str(r.ip_protocol), int(r.from_port or -1), int(r.to_port or -1), str(r.ip_range))
+                (
+                    str(r.ip_protocol),
+                    neutron_port(r.from_port),
+                    neutron_port(r.to_port),
+                    str(r.ip_range),
+                )
                 for r in group.rules or []
             }
             for rule in rules:
                 if rule.direction != "inbound" or rule.protocol == "all":
                     continue
-                if (rule.protocol, rule.from_port, rule.to_port, rule.cidr) not in have:
-                    d.ex_create_security_group_rule(
-                        group, rule.protocol, rule.from_port, rule.to_port, cidr=rule.cidr
-                    )
+                ports = neutron_port(rule.from_port), neutron_port(rule.to_port)
+                if (rule.protocol, *ports, rule.cidr) not in have:
+                    d.ex_create_security_group_rule(group, rule.protocol, *ports, cidr=rule.cidr)
             return str(group.id)
 
         csp_id = await self._call(region, ensure)

@@ -6,6 +6,7 @@ fixtures we add where Libcloud's mocks have no answer for a call mcis makes."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +129,7 @@ class CloudCase:
 TAGS = {"mcis-ns": "dev", "mcis-mcis": "web"}
 TOKEN = "tok-web-1"
 """The tags and client token of the VM the contract creates; our recorded listings after the
-create show the VM with them (as the cloud's labels, metadata or, on Alibaba, its description)."""
+create show the VM with them (as the cloud's labels, metadata or tags)."""
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcisContractKey mcis@test"
 GCE_ZONE = r"/zones/us-central1-a"
@@ -184,10 +185,11 @@ def _nova_key_name(request: SentRequest) -> str:
 
 
 def _ecs_tags(request: SentRequest) -> dict[str, str]:
-    """Alibaba nodes carry no tags in Libcloud: mcis keeps them as JSON in the description, and
-    the token is also ECS's own ClientToken."""
-    description = request.params["Description"].removeprefix("mcis-tags:")
-    return {**json.loads(description), "ClientToken": request.params["ClientToken"]}
+    """The ECS tags of CreateInstance (`Tag.N.Key`, `Tag.N.Value`), and its ClientToken."""
+    params = request.params
+    keys = sorted(k for k in params if re.fullmatch(r"Tag\.\d+\.Key", k))
+    tags = {params[key]: params[key.replace(".Key", ".Value")] for key in keys}
+    return {**tags, "ClientToken": params["ClientToken"]}
 
 
 # Libcloud is untyped: its driver classes are called as Any.

@@ -4,7 +4,7 @@ place the driver under test is made)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,18 @@ from tests.drivers.clouds import CASES, CloudCase
 from tests.drivers.libcloud_mocks import STUB_TOKEN_FROM_FILE, MockCloud
 
 
-def make_driver(case: CloudCase, node_driver: Any, region: str = "") -> CloudDriver:
-    """mcis's driver of `case.cloud` (its class from the registry) around `node_driver` (wired
-    to the mock cloud), serving `region` (default: the case's)."""
+def make_driver(
+    case: CloudCase, new_node_driver: Callable[[], Any], region: str = ""
+) -> CloudDriver:
+    """mcis's driver of `case.cloud` (its class from the registry) serving `region` (default:
+    the case's), whose threads each make their NodeDriver (wired to the mock cloud) with
+    `new_node_driver`, as a driver made from a connection does with its client factory."""
     driver_class = DRIVER_CLASSES[case.cloud]
     assert issubclass(driver_class, LibcloudDriver)
-    return driver_class.around(
-        node_driver,
-        region or case.region,
-        provider="lab",
+    return driver_class(
+        "lab",
+        [region or case.region],
+        lambda _region: new_node_driver(),
         options=case.options,
         locations=case.locations,
     )
@@ -94,7 +97,7 @@ async def cloud(
 ) -> AsyncIterator[Cloud]:
     case: CloudCase = request.param
     mock = _mock_cloud(case, monkeypatch)
-    driver = make_driver(case, case.new_node_driver())
+    driver = make_driver(case, case.new_node_driver)
     try:
         yield Cloud(case, mock, driver)
     finally:

@@ -18,12 +18,6 @@ ECS_DESCRIPTION_MAX = 256
 
 
 @pytest.mark.parametrize("cloud", [ALIBABA], indirect=True, ids=str)
-@pytest.mark.xfail(
-    strict=True,
-    reason="drivers/alibaba.py keeps a VM's tags as JSON in the ECS Description, which ECS caps "
-    "at 256 characters: a VM of an MCIS with names at mcis's 40-character limit (or even "
-    "~15-character ones) is refused by CreateInstance",
-)
 async def test_an_alibaba_vm_of_long_names_fits_the_ecs_description(cloud: Cloud) -> None:
     longest = "n" * NAME_MAX_LENGTH
     uid = str(uuid.UUID(int=1))
@@ -36,12 +30,6 @@ async def test_an_alibaba_vm_of_long_names_fits_the_ecs_description(cloud: Cloud
 
 
 @pytest.mark.parametrize("cloud", [OPENSTACK], indirect=True, ids=str)
-@pytest.mark.xfail(
-    strict=True,
-    reason="drivers/openstack.py ensure_security_group sends the ICMP rule with "
-    "port_range_min/max -1; Neutron takes null or 0-65535 there (400 'Invalid value for port "
-    "-1'), so the shared security group of every OpenStack MCIS fails to get its ICMP rule",
-)
 async def test_neutron_rules_carry_port_ranges_neutron_accepts(cloud: Cloud) -> None:
     case = cloud.case
     await cloud.driver.ensure_security_group(case.region, "lcfirewall", "", DEFAULT_RULES, {})

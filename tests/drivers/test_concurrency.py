@@ -45,13 +45,6 @@ def _meeting_getresponse(original: Callable[[Any], Any]) -> Callable[[Any], Any]
     return getresponse
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="drivers/base.py SdkDriver runs a region's calls in up to 8 threads on one Libcloud "
-    "NodeDriver (one client per region): Libcloud's connection keeps the last response on "
-    "itself, so concurrent calls can read each other's answer (Libcloud's advice: one driver "
-    "per thread)",
-)
 async def test_two_calls_at_once_each_read_their_own_answer(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:

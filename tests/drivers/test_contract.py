@@ -274,13 +274,6 @@ async def test_bad_input_is_a_clear_cloud_error(cloud: Cloud) -> None:
 
 
 @pytest.mark.parametrize("cloud", [GCP], indirect=True, ids=str)
-@pytest.mark.xfail(
-    strict=True,
-    reason="drivers/libcloud_base.py create_vm takes a live VM of the request's name that "
-    "carries no mcis-client-token as the request's (`token in (None, ...)`), though GCE, Azure "
-    "and OpenStack show tags and set them at creation: a VM mcis did not make is adopted, and "
-    "a later delete of the MCIS terminates it",
-)
 async def test_create_does_not_adopt_a_same_named_vm_without_its_token(cloud: Cloud) -> None:
     case = cloud.case
     # Libcloud's own listing: node-name, made outside mcis (no labels).
