@@ -97,6 +97,7 @@ PATCH_CONTINUE_AFTER_CREATE = "continue-as-new-after-create"
 PATCH_VMS_KEPT_UNTIL_GONE = "vms-kept-until-gone"  # terminate failures keep the VM recorded
 PATCH_FORCE_CANCELS = "force-delete-cancels"  # delete --force cancels the operation in flight
 PATCH_VM_BATCHES = "vm-batches"  # VMs by name in batches per region; records in the store
+PATCH_TARGET_ENDS_WITH_OPERATION = "target-ends-with-operation"  # a group's or VM's action done
 
 OPERATION_ERRORS = (ActivityError, ApplicationError)
 """What ends one operation (reported) rather than the workflow: an activity that failed for
@@ -594,7 +595,11 @@ class McisWorkflow:
         self._operations = [*self._operations, record][-OPERATIONS_KEPT:]
         if record is self._current:
             self._current, self._operation = None, None
-        if state is not OperationState.DONE:
+        # The target is the MCIS's way to a status: an unfinished action drops it, and so does
+        # a group's or a VM's action once done (the other VMs never go that way).
+        if state is not OperationState.DONE or (
+            record.scope != "mcis" and workflow.patched(PATCH_TARGET_ENDS_WITH_OPERATION)
+        ):
             self._target_action, self._target_status = TargetAction.NONE, TargetStatus.NONE
         self._status_changed()
 

@@ -59,6 +59,8 @@ async def test_a_disallowed_action_is_refused_with_the_actions_allowed_now(
         view = await status(handle)
         assert view.counts == {S.RUNNING: 1, S.SUSPENDED: 1}
         assert [op.kind.value for op in view.operations] == ["create", "suspend"]  # no reboot
+        # the VM's suspend is done: the MCIS is on its way nowhere (the other VM never goes)
+        assert (view.target_action, view.target_status) == ("None", "None")
         with pytest.raises(WorkflowUpdateFailedError, match="update failed"):
             await operate(handle, kind="suspend", vm="nope")
 
