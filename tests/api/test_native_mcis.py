@@ -133,6 +133,7 @@ def test_a_remote_command_reaches_every_vm(mcis: Mcis) -> None:
     assert sorted(r["vm"] for r in run["result"]) == sorted(
         vm["id"] for vm in status(mcis.api)["vms"]
     )
+    assert all(r["exit_code"] is not None or r["error"] for r in run["result"]), run
 
 
 def test_delete_ends_the_mcis_and_its_event_stream(mcis: Mcis) -> None:
