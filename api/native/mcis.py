@@ -97,12 +97,12 @@ class Accepted(BaseModel):
     """An accepted long operation (202): where to follow it."""
 
     workflow_id: str
-    operation_id: int | None
+    operation_id: int
     kind: OperationKind
     scope: str
     state: OperationState
     status_url: str
-    operation_url: str | None
+    operation_url: str
     events_url: str
 
 

@@ -1,8 +1,8 @@
 """End to end over the native API only (httpx, HTTP Basic): a namespace, then an MCIS over aws,
-gcp and azure of the local cloud created, read, scaled out, suspended, resumed, given a remote
-command and deleted, every long operation answered 202 at once and followed at its operation
-URL, while its event stream delivers each status change, from the creating MCIS to the deleted
-one. The modules' tests share one MCIS, in order."""
+gcp and azure of the local cloud created, read, scaled out, suspended, resumed, given a group
+and then rid of its VM, given a remote command and deleted, every long operation answered 202
+at once and followed at its operation URL, while its event stream delivers each status change,
+from the creating MCIS to the deleted one. The module's tests share one MCIS, in order."""
 
 from __future__ import annotations
 
@@ -114,6 +114,21 @@ def test_suspend_then_resume_the_whole_mcis(mcis: Mcis) -> None:
     assert finished(mcis.api, mcis.api.http.post(f"{STATUS}/resume"))["state"] == "done"
     assert status(mcis.api)["display"] == "Running (5/5)"
     mcis.events.wait_for(lambda v: "resume" in {op["kind"] for op in v["operations"]})
+
+
+def test_a_group_added_then_its_vm_removed(mcis: Mcis) -> None:
+    group = "gcp+europe-west1+e2-small,gcp+europe-west1+ubuntu-2204-lts,1"
+    added = mcis.api.http.post(f"{STATUS}/groups", json={"name": "eu", "group": group})
+    assert added.json()["kind"] == "add-group"
+    assert finished(mcis.api, added)["state"] == "done"
+    vms = {vm["id"]: vm for vm in status(mcis.api)["vms"]}
+    assert (vms["eu-1"]["region"], vms["eu-1"]["status"]) == ("europe-west1", "Running")
+    removed = mcis.api.http.delete(f"{STATUS}/vms/eu-1")
+    assert (removed.json()["kind"], removed.json()["scope"]) == ("remove-vm", "vm eu-1")
+    assert finished(mcis.api, removed)["state"] == "done"
+    assert "eu-1" not in {vm["id"] for vm in status(mcis.api)["vms"]}
+    again = mcis.api.http.delete(f"{STATUS}/vms/eu-1")
+    assert (again.status_code, again.json()["error"]) == (404, "not_found"), again.text
 
 
 def test_a_remote_command_reaches_every_vm(mcis: Mcis) -> None:
