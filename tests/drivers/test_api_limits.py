@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from drivers.connection import CloudKind
 from drivers.libcloud_base import LibcloudDriver
 from drivers.registry import DRIVER_CLASSES
 from models.cloud import DEFAULT_RULES, VmCreateRequest
@@ -22,7 +23,7 @@ ECS_DESCRIPTION_MAX = 256
 """ECS CreateInstance: Description is 2 to 256 characters (else InvalidDescription.Malformed)."""
 ECS_TAGS_MAX, ECS_TAG_TEXT_MAX = 20, 128
 """ECS: at most 20 tags on an instance, a tag key or value at most 128 characters."""
-VM_NAMES = {
+VM_NAMES: dict[CloudKind, tuple[int, str]] = {
     "gcp": (63, r"[a-z]([-a-z0-9]*[a-z0-9])?"),
     "azure": (64, r"[a-zA-Z0-9][-a-zA-Z0-9_.]*[a-zA-Z0-9_]"),
     "alibaba": (128, r"[a-zA-Z][-a-zA-Z0-9_.:]+"),
@@ -61,7 +62,7 @@ async def test_an_alibaba_vm_of_long_names_fits_the_ecs_description(cloud: Cloud
 
 
 @pytest.mark.parametrize("cloud_kind", sorted(VM_NAMES))
-def test_a_vm_of_the_longest_names_gets_a_name_its_cloud_accepts(cloud_kind: str) -> None:
+def test_a_vm_of_the_longest_names_gets_a_name_its_cloud_accepts(cloud_kind: CloudKind) -> None:
     driver_class = DRIVER_CLASSES[cloud_kind]
     assert issubclass(driver_class, LibcloudDriver)
     most, pattern = VM_NAMES[cloud_kind]

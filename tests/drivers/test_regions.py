@@ -27,10 +27,19 @@ async def test_a_gce_region_the_local_cloud_lacks_has_its_real_coordinates() -> 
 
 
 @pytest.mark.parametrize("cloud", [GCP], indirect=True, ids=str)
+@pytest.mark.parametrize(
+    ("options", "zones"),
+    [
+        ({}, {"us-central1": "us-central1-a", "us-east1": "us-east1-b"}),
+        ({"zone": "b"}, {"us-central1": "us-central1-b", "us-east1": "us-east1-b"}),
+    ],
+    ids=["first-zone", "zone-option"],
+)
 async def test_the_gce_driver_of_a_region_works_in_a_zone_of_that_region(
-    cloud: Cloud, tmp_path: Path
+    cloud: Cloud, tmp_path: Path, options: dict[str, str], zones: dict[str, str]
 ) -> None:
-    connection = connection_of(GCP, tmp_path, regions=["us-central1", "us-east1"])
+    """Without the connection's `zone` option, the region's first zone (us-east1 has no -a)."""
+    connection = connection_of(GCP, tmp_path, regions=list(zones), options=options)
     cloud.mock.routes = (
         # Written by us in GCE's format: the zones with the real zones of us-east1 (b, c, d;
         # Libcloud's recording predates the region), and GCE's 404 of a zone it lacks.
@@ -43,6 +52,4 @@ async def test_the_gce_driver_of_a_region_works_in_a_zone_of_that_region(
         *cloud.mock.routes,
     )
     node_drivers = GceDriver.client_factory(connection)
-    for region in connection.regions:
-        zone = node_drivers(region).zone
-        assert zone is not None and zone.name.startswith(f"{region}-")
+    assert {region: node_drivers(region).zone.name for region in zones} == zones
