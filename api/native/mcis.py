@@ -194,10 +194,10 @@ async def status(ns: str, name: str, ctx: Ctx, reads: Reads) -> Response:
 async def operation(ns: str, name: str, operation_id: int, reads: Reads) -> OperationRecord:
     """One operation: the one in flight or queued first, or one of the recent ones."""
     view = await reads.current(ns, name)
-    known = [*view.operations, *([view.operation] if view.operation else [])]
-    found = next((op for op in known if op.id == operation_id), None)
+    known = {op.id: op for op in [*view.operations, *([view.operation] if view.operation else [])]}
+    found = known.get(operation_id)
     if found is None:
-        ids = ", ".join(str(op.id) for op in known) or "none"
+        ids = ", ".join(str(i) for i in sorted(known)) or "none"
         raise ApiError(
             404,
             "not_found",
