@@ -5,8 +5,11 @@ stored results of the latest runs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from models.benchmark import (
     BenchmarkReport,
@@ -78,6 +81,12 @@ async def benchmark_run(ctx: Context, namespace: str, name: str, token: str) -> 
     checked_name(name, "MCIS name")
     what = f"benchmark run {shown(token)} of MCIS {name!r}"
     check_token(token, what)
-    return await run_state(
-        ctx, BenchmarkWorkflow.run, benchmark_workflow_id(namespace, name, token), what
-    )
+
+    async def progress(handle: WorkflowHandle[Any, Any]) -> str | None:
+        try:
+            return (await handle.query(BenchmarkWorkflow.progress)).line(name)
+        except (RPCError, WorkflowQueryFailedError):
+            return None  # no worker answered yet
+
+    workflow_id = benchmark_workflow_id(namespace, name, token)
+    return await run_state(ctx, BenchmarkWorkflow.run, workflow_id, what, progress=progress)

@@ -33,16 +33,22 @@ def check_token(token: str, what: str) -> None:
 
 
 class RunState(BaseModel):
-    """A workflow run: `running`, `completed` (with `result`) or `failed` (with `error`)."""
+    """A workflow run: `running` (with its `progress` where the workflow tells it), `completed`
+    (with `result`) or `failed` (with `error`)."""
 
     workflow_id: str
     state: str
     result: Any = None
     error: str | None = None
+    progress: str | None = None
 
 
 ResultReader = Callable[[WorkflowHandle[Any, Any], str], Awaitable[Any]]
 """Reads a completed run's result, given its handle and run id."""
+
+
+ProgressReader = Callable[[WorkflowHandle[Any, Any]], Awaitable[str | None]]
+"""Reads a running workflow's progress as one line (None: not known now)."""
 
 
 async def _result(handle: WorkflowHandle[Any, Any], _run_id: str) -> Any:
@@ -55,10 +61,11 @@ async def run_state(
     workflow_id: str,
     what: str,
     read: ResultReader = _result,
+    progress: ProgressReader | None = None,
 ) -> RunState:
     """The state of the latest run of `workflow` (its run method: the result is decoded as the
-    type it returns), its result read by `read` (by default: the workflow's result); CliError
-    (`what` not found) if there is none."""
+    type it returns), its result read by `read` (by default: the workflow's result), while it
+    runs its progress read by `progress`; CliError (`what` not found) if there is none."""
     client = await ctx.client()
     handle = client.get_workflow_handle_for(workflow, workflow_id)
     try:
@@ -68,7 +75,8 @@ async def run_state(
             raise
         raise CliError(f"{what} not found") from None
     if description.status is WorkflowExecutionStatus.RUNNING:
-        return RunState(workflow_id=workflow_id, state=RUNNING)
+        line = await progress(handle) if progress else None
+        return RunState(workflow_id=workflow_id, state=RUNNING, progress=line)
     try:
         result = await read(handle, description.run_id)
     except WorkflowFailureError as exc:

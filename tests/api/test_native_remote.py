@@ -61,6 +61,7 @@ async def test_a_command_answers_202_and_its_status_url_reports_each_vm(
         "state": "running",
         "result": None,
         "error": None,
+        "progress": None,
     }
     ctx.temporal.finish(workflow_id, _summaries("g1-1", "g1-2"))
     outputs = RemoteOutputStore(ctx.settings.database_url)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from models.benchmark import BenchmarkProgress
 from models.sweep import SweepReport
 from tests.api.native_fakes import FakeContext, fake_app, http_client, seed_mcis
 
@@ -56,7 +57,7 @@ async def test_a_sweep_without_a_body_only_lists(http: httpx.AsyncClient, ctx: F
     assert ctx.temporal.runs[started["workflow_id"]].input.delete_orphans is False
 
 
-async def test_a_benchmark_answers_202_with_the_actions_asked_for(
+async def test_a_benchmark_answers_202_and_reports_its_progress(
     http: httpx.AsyncClient, ctx: FakeContext
 ) -> None:
     started = await http.post(f"{MCIS}/benchmarks", json={"action": "cpus,mrtt", "pings": 3})
@@ -66,7 +67,12 @@ async def test_a_benchmark_answers_202_with_the_actions_asked_for(
     assert url == f"{MCIS}/benchmarks/{workflow_id.rsplit('/', 1)[1]}"
     sent = ctx.temporal.runs[workflow_id].input
     assert ([a.value for a in sent.actions], sent.pings) == (["cpus", "mrtt"], 3)
-    assert (await http.get(url)).json()["state"] == "running"
+    running = (await http.get(url)).json()
+    assert (running["state"], running["progress"]) == ("running", None)  # no worker yet
+    ctx.temporal.answers[workflow_id] = BenchmarkProgress(
+        step="mrtt", index=2, total=2, vms_done=1, vms=2
+    )
+    assert (await http.get(url)).json()["progress"] == "web: mrtt (2/2), 1/2 VMs"
     ctx.temporal.fail(workflow_id, "sysbench is missing")
     assert (await http.get(url)).json()["error"] == "sysbench is missing"
 
