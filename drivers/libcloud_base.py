@@ -383,13 +383,14 @@ class LibcloudDriver(SdkDriver[NodeDriver, Node]):
     async def create_vm(self, region: str, request: VmCreateRequest) -> CloudVm:
         request = request.model_copy(update={"name": self.cloud_name(request)})
         tags = {**request.tags, TAG_CLIENT_TOKEN: request.client_token}
+        ours = self._wanted_tags({TAG_CLIENT_TOKEN: request.client_token}).items()
 
         def find(d: NodeDriver) -> Node | None:
             """The live node of the request's name: the request's VM if it bears its token."""
             for node in self._list_nodes(d):
                 if node.name != request.name or not self._live(node):
                     continue
-                if self.node_tags(node).get(TAG_CLIENT_TOKEN) != request.client_token:
+                if not ours <= self.node_tags(node).items():
                     raise ConflictError(
                         f"{self._what}: a VM named {request.name!r} ({node.id}) exists that "
                         f"mcis did not create for this request (no {TAG_CLIENT_TOKEN} tag "

@@ -230,6 +230,9 @@ async def test_an_openstack_mcis_flow_is_idempotent(
     )
     vm = await driver.create_vm(REGION, request)
     assert await driver.create_vm(REGION, request) == vm
+    another = request.model_copy(update={"client_token": "mcis-token-2"})
+    with pytest.raises(ConflictError, match=r"'dev-web-g1-1'.*not adopted"):
+        await driver.create_vm(REGION, another)  # the name holds a VM of another token
     assert fake.creates == 1
     assert (vm.provider, vm.cloud, vm.native_status, vm.client_token) == (
         "lab",
