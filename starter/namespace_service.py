@@ -7,7 +7,12 @@ from models.records import NamespaceRecord
 from starter.context import Context
 from starter.errors import CliError
 from starter.views import checked_name
-from store.errors import StoreError
+from store.errors import InUseError, StoreError
+
+
+class NamespaceInUseError(CliError):
+    """The namespace still holds MCIS or resources (bad input to the CLI, a conflict to the
+    API)."""
 
 
 def create_namespace(ctx: Context, name: str, description: str = "") -> NamespaceRecord:
@@ -35,5 +40,7 @@ def delete_namespace(ctx: Context, name: str) -> None:
     checked_name(name, "namespace")
     try:
         ctx.store.delete_namespace(name)
+    except InUseError as exc:
+        raise NamespaceInUseError(str(exc)) from None
     except StoreError as exc:
         raise CliError(str(exc)) from None

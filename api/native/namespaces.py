@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import Field
 
+from api.errors import ApiError
 from api.native.common import Body, Ctx, Deleted
 from models.mcis import MAX_DESCRIPTION
 from models.naming import NAME_MAX_LENGTH
 from models.records import NamespaceRecord
 from starter import namespace_service
+from starter.namespace_service import NamespaceInUseError
 
 router = APIRouter(prefix="/ns", tags=["namespaces"])
 
@@ -36,5 +38,9 @@ async def get_namespace(ns: str, ctx: Ctx) -> NamespaceRecord:
 
 @router.delete("/{ns}")
 async def delete_namespace(ns: str, ctx: Ctx) -> Deleted:
-    namespace_service.delete_namespace(ctx, ns)
+    """Delete an empty namespace (409 while it holds MCIS or resources)."""
+    try:
+        namespace_service.delete_namespace(ctx, ns)
+    except NamespaceInUseError as exc:
+        raise ApiError(409, "conflict", exc.message) from None
     return Deleted(deleted=ns)

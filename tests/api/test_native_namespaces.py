@@ -94,6 +94,6 @@ async def test_a_namespace_holding_resources_is_not_deleted(
         )
     )
     refused = await http.delete("/v1/ns/dev")
-    assert 400 <= refused.status_code < 500
+    assert (refused.status_code, refused.json()["error"]) == (409, "conflict")
     assert refused.json()["message"] == "namespace 'dev' still holds 1 resource"
     assert (await http.get("/v1/ns/dev")).status_code == 200
