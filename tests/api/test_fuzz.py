@@ -8,10 +8,10 @@ wrong type; the other parts get odd but well-typed values. The store is empty, s
 unknown.
 
 Every answer must be a JSON error `{"error", "message"}` with a 4xx status when the request
-was wrong (and never a 5xx whatever it was), and no workflow may start or be sent an update: the
-Context's Temporal client is a double (`tests.api.native_fakes`) that records every call that
-would start or change a workflow and knows no workflow. A request without credentials gets 401 on
-every route but `/health`."""
+was wrong (and never a 5xx whatever it was), no namespace may appear in the store, and no
+workflow may start or be sent an update: the Context's Temporal client is a double
+(`tests.api.native_fakes`) that records every call that would start or change a workflow and
+knows no workflow. A request without credentials gets 401 on every route but `/health`."""
 
 from __future__ import annotations
 
@@ -332,6 +332,7 @@ def test_bad_input_is_a_4xx_json_error_and_starts_nothing(fuzzed: Fuzzed, route:
         )
         _check_error(answer, request)
         assert ctx.temporal.calls == [], f"{request!r}: {ctx.temporal.calls}"
+        assert ctx.store.list_namespaces() == [], f"{request!r}: made a namespace"
 
     one()
 
