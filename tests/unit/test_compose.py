@@ -22,6 +22,16 @@ NOT_FOR_THE_WORKER = {
     "MCIS_TEMPORAL_UI_PORT": "the embedded dev server's UI (the cluster has temporal-ui)",
     "MCIS_LOCALCLOUD_TIME_SCALE": "read by the local cloud service, which sets it",
     "MCIS_LOCALCLOUD_BACKEND": "read by the local cloud service, which sets it",
+    **{
+        name: "read by the API service, which sets it"
+        for name in (
+            "MCIS_API_BIND",
+            "MCIS_API_PORT",
+            "MCIS_SPIDER_PORT",
+            "MCIS_API_USERNAME",
+            "MCIS_API_PASSWORD",
+        )
+    },
 }
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
@@ -120,7 +130,9 @@ def test_compose_worker_scales_and_takes_every_setting(compose: dict[str, Any]) 
     wanted = documented_settings() - set(NOT_FOR_THE_WORKER)
     assert sorted(wanted - set(env)) == []
     local = environment(compose["services"]["localcloud"])
-    assert set(NOT_FOR_THE_WORKER) - {"MCIS_TEMPORAL_UI_PORT"} <= set(local)
+    assert {"MCIS_LOCALCLOUD_TIME_SCALE", "MCIS_LOCALCLOUD_BACKEND"} <= set(local)
+    api = environment(compose["services"]["api"])
+    assert {"MCIS_API_BIND", "MCIS_API_PASSWORD", "MCIS_SPIDER_PORT"} <= set(api)
     assert interpolate(local["MCIS_LOCALCLOUD_BACKEND"], {}) == "phantom"
     assert worker["secrets"] == ["mcis_credentials"]
     assert env["MCIS_CREDENTIALS_FILE"] == "/run/secrets/mcis_credentials"

@@ -225,8 +225,10 @@ def test_whole_stack_up_twice_worker_crash_and_down(stack: Stack, settings: Sett
         *("temporal: starting", "temporal: ready"),
         *("localcloud: starting", "localcloud: ready"),
         *("worker: starting", "worker: ready"),
+        *("api: starting", "api: ready"),
     ]
-    assert [c.name for c in status.components if c.running] == ["temporal", "localcloud", "worker"]
+    running = [c.name for c in status.components if c.running]
+    assert running == ["temporal", "localcloud", "worker", "api"]
     assert status.localcloud_backend
     pids = {c.name: c.pid for c in status.components}
     assert stack.up().components == status.components  # again: nothing new started
