@@ -1,5 +1,5 @@
 """HTTP Basic authentication of the API (MCIS_API_USERNAME / MCIS_API_PASSWORD), as
-CB-Tumblebug does; `/health` is open. Compared in constant time."""
+CB-Tumblebug does; `/health` and `/tumblebug/health` are open. Compared in constant time."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/tumblebug/health"})
 
 
 class BasicAuth:

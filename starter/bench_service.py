@@ -72,6 +72,8 @@ async def start_benchmark(ctx: Context, inp: BenchmarkWorkflowInput) -> Benchmar
         inp,
         id=benchmark_workflow_id(inp.namespace, inp.mcis, new_token()),
         task_queue=ctx.settings.task_queue,
+        static_summary=f"Benchmark of MCIS {inp.namespace}/{inp.mcis}: "
+        + ", ".join(action.value for action in inp.actions),
     )
 
 

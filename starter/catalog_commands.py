@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 
 from starter import catalog_service
-from starter.catalog_service import SpecQuery, catalog_store
+from starter.catalog_service import SpecQuery
 from starter.context import Context
 from starter.output import print_json, print_table, progress
-
-__all__ = ["catalog_store", "images", "refresh_catalog", "specs"]  # catalog_store: for callers
 
 
 async def specs(ctx: Context, args: argparse.Namespace) -> int:

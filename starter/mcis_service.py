@@ -28,6 +28,7 @@ from models.status import VmStatus, aggregate
 from starter.context import Context
 from starter.errors import FAILED, CliError, check_input_size
 from starter.output import progress
+from starter.policy_service import end_policy
 from starter.requests import check_group, request_from_groups
 from starter.views import checked_name, is_running
 from starter.watch import query_status
@@ -119,8 +120,6 @@ async def accept_delete(
         accepted = await handle.execute_update(McisWorkflow.delete, force)
     except WorkflowUpdateFailedError as exc:
         raise OperationRefusedError(failure_message(exc), failure_type(exc)) from None
-    from starter.policy_commands import end_policy
-
     await end_policy(ctx, namespace, name)
     return accepted.operation
 

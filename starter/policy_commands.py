@@ -12,10 +12,7 @@ from starter import policy_service
 from starter.context import Context
 from starter.documents import load_mapping
 from starter.output import print_json, print_table
-from starter.policy_service import end_policy
 from starter.remote_commands import exit_code, run_command, show_results, target_query
-
-__all__ = ["change", "create", "end_policy", "load", "status"]  # end_policy: for callers
 
 
 def _show(view: PolicyView, as_json: bool) -> None:

@@ -73,6 +73,7 @@ async def create_policy(ctx: Context, namespace: str, name: str, policy: Policy)
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"Policy of MCIS {namespace}/{name}",
         )
     except WorkflowAlreadyStartedError:
         raise PolicyExistsError(

@@ -67,8 +67,15 @@ async def start_remote(ctx: Context, inp: RemoteWorkflowInput) -> WorkflowHandle
     where = f"{inp.query.namespace}/{inp.query.mcis}"
     await check_input_size(client.data_converter, inp, f"the input of the remote run on {where}")
     workflow_id = remote_workflow_id(inp.query.namespace, inp.query.mcis, new_token())
+    query = inp.query
+    scope = f" VM {query.vm}" if query.vm else f" group {query.group}" if query.group else ""
+    what = f"command `{inp.command[:80]}`" if inp.command else f"file to {inp.destination}"
     return await client.start_workflow(
-        RemoteWorkflow.run, inp, id=workflow_id, task_queue=ctx.settings.task_queue
+        RemoteWorkflow.run,
+        inp,
+        id=workflow_id,
+        task_queue=ctx.settings.task_queue,
+        static_summary=f"Remote {what} on {where}{scope}",
     )
 
 

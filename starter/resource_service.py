@@ -79,6 +79,7 @@ async def _run(ctx: Context, inp: ResourceWorkflowInput) -> ResourceRecord | Non
             task_queue=ctx.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary=f"{inp.ref.kind.value} {inp.ref.namespace}/{inp.ref.name}",
         )
     except WorkflowFailureError as exc:
         raise CliError(failure_message(exc), FAILED) from None

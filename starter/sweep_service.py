@@ -26,6 +26,7 @@ async def start_sweep(ctx: Context, delete_orphans: bool) -> SweepHandle:
         inp,
         id=sweep_workflow_id(new_token()),
         task_queue=ctx.settings.task_queue,
+        static_summary="Sweep" + (", deleting orphans" if delete_orphans else ", report only"),
     )
 
 

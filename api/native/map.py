@@ -23,7 +23,7 @@ from catalog.records import CatalogRegion, RttEntry, RttSource, region_key
 from catalog.store import CatalogStore
 from models.records import VmRecord
 from models.status import aggregate
-from starter.catalog_commands import catalog_store
+from starter.catalog_service import catalog_store
 from starter.context import Context
 from starter.errors import CliError
 from starter.namespace_service import existing_namespace

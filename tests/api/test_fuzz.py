@@ -11,7 +11,7 @@ Every answer must be a JSON error `{"error", "message"}` with a 4xx status when 
 was wrong (and never a 5xx whatever it was), no namespace may appear in the store, and no
 workflow may start or be sent an update: the Context's Temporal client is a double
 (`tests.api.native_fakes`) that records every call that would start or change a workflow and
-knows no workflow. A request without credentials gets 401 on every route but `/health`."""
+knows no workflow. A request without credentials gets 401 on every route but the two health checks."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from tests.api.native_fakes import FakeContext, fake_settings
 EXAMPLES = int(os.environ.get("MCIS_API_FUZZ_EXAMPLES", "20"))
 """Requests per route (about 100 routes: about 20 s); raise it for a longer hunt."""
 
-OPEN_PATHS = {"/health"}
+OPEN_PATHS = {"/health", "/tumblebug/health"}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 # --- the routes -------------------------------------------------------------------------------
@@ -362,3 +362,4 @@ def test_a_request_without_credentials_gets_401(fuzzed: Fuzzed, route: Route) ->
 def test_health_needs_no_credentials(fuzzed: Fuzzed) -> None:
     client = fuzzed.clients["api"]
     assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/tumblebug/health").json() == {"message": "API server is running"}

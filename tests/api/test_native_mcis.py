@@ -6,6 +6,7 @@ from the creating MCIS to the deleted one. The module's tests share one MCIS, in
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
+from settings import Settings
 from tests.api.conftest import Api, EventStream
 
 pytestmark = pytest.mark.e2e
@@ -92,6 +95,23 @@ def test_create_answers_at_once_and_the_mcis_runs_on_three_clouds(mcis: Mcis) ->
     assert all(vm["public_ip"] for vm in view["vms"])
     listed = mcis.api.http.get(f"/v1/ns/{NS}/mcis").json()
     assert [(m["name"], m["status"], m["total"]) for m in listed] == [(NAME, "Running", 3)]
+
+
+async def _ui_texts(settings: Settings) -> tuple[str | None, str]:
+    """The MCIS's static summary (its first run's) and its current details (its latest run's),
+    as the Temporal UI reads them."""
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    latest = client.get_workflow_handle(f"mcis/{NS}/{NAME}")
+    metadata = await latest.query("__temporal_workflow_metadata")
+    info = (await latest.describe()).raw_description.workflow_execution_info
+    first = client.get_workflow_handle(latest.id, run_id=info.first_run_id)
+    return await (await first.describe()).static_summary(), metadata.current_details
+
+
+def test_the_temporal_ui_reads_the_mcis_without_opening_a_payload(mcis: Mcis) -> None:
+    summary, details = asyncio.run(_ui_texts(mcis.api.stack.settings))
+    assert summary == f"MCIS {NS}/{NAME} · 3 VMs · aws, azure, gcp"
+    assert details.startswith("**Running (3/3)** · phase active · Running 3"), details
 
 
 def test_scale_out_adds_vms_to_a_group(mcis: Mcis) -> None:
