@@ -11,7 +11,8 @@ Every answer must be a JSON error `{"error", "message"}` with a 4xx status when 
 was wrong (and never a 5xx whatever it was), no namespace may appear in the store, and no
 workflow may start or be sent an update: the Context's Temporal client is a double
 (`tests.api.native_fakes`) that records every call that would start or change a workflow and
-knows no workflow. A request without credentials gets 401 on every route but the two health checks."""
+knows no workflow. A request without credentials gets 401 on every route but the two health
+checks."""
 
 from __future__ import annotations
 
