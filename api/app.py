@@ -19,6 +19,22 @@ VERSION = "0.3.0"
 
 
 def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
+    app = base_app("mcis", settings, ctx)
+    app.state.status_reads = StatusReads(workflow_reader(app.state.ctx))
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(native.router, prefix="/v1")
+    app.include_router(tumblebug.router, prefix="/tumblebug")
+    app.include_router(dashboard.router)
+    return app
+
+
+def base_app(title: str, settings: Settings, ctx: Context | None) -> FastAPI:
+    """An app without routes on `ctx` (its own `Context` unless given one, closed when the app
+    stops), with JSON errors and HTTP Basic in front; the CB-Spider endpoints' app is one too."""
     context = ctx or Context(settings)
 
     @asynccontextmanager
@@ -28,17 +44,8 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         finally:
             await context.aclose()
 
-    app = FastAPI(title="mcis", version=VERSION, lifespan=lifespan)
+    app = FastAPI(title=title, version=VERSION, lifespan=lifespan)
     app.state.ctx = context
-    app.state.status_reads = StatusReads(workflow_reader(context))
     install_error_handlers(app)
-
-    @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    app.include_router(native.router, prefix="/v1")
-    app.include_router(tumblebug.router, prefix="/tumblebug")
-    app.include_router(dashboard.router)
     app.add_middleware(BasicAuth, username=settings.api_username, password=settings.api_password)
     return app

@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.spider import create_spider_app
@@ -36,21 +37,21 @@ def check_ports(settings: Settings) -> None:
 
 async def serve(settings: Settings) -> None:
     check_ports(settings)
+    await asyncio.gather(
+        _server(create_app(settings), settings, settings.api_port).serve(),
+        _server(create_spider_app(settings), settings, settings.spider_port).serve(),
+    )
+
+
+def _server(app: FastAPI, settings: Settings, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.api_bind,
-        port=settings.api_port,
+        port=port,
         log_level="warning",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    spider = uvicorn.Config(
-        create_spider_app(settings),
-        host=settings.api_bind,
-        port=settings.spider_port,
-        log_level="warning",
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-    )
-    await asyncio.gather(uvicorn.Server(config).serve(), uvicorn.Server(spider).serve())
+    return uvicorn.Server(config)
 
 
 def main() -> None:

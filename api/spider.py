@@ -8,8 +8,7 @@ the local cloud or its own connections, `mcis connection add`): they come back a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -17,8 +16,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi import Body as BodyParam
 from pydantic import BaseModel, Field, ValidationError
 
-from api.auth import BasicAuth
-from api.errors import ApiError, install_error_handlers
+from api.app import base_app
+from api.errors import ApiError
 from api.tumblebug.connections import PROVIDERS, REGION_KEYS, key_value
 from api.tumblebug.models import Body, KeyValue
 from api.tumblebug.state import CompatState, State
@@ -28,7 +27,6 @@ from starter.errors import validation_message
 from store.registrations import SPIDER
 
 MASKED = "****"
-VERSION = "0.3.0"
 
 
 class CloudDriverInfo(Body):
@@ -187,18 +185,6 @@ async def delete(kind: KindName, name: str, state: State) -> BooleanInfo:
 
 def create_spider_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
     """The Spider endpoints' app, on its own `Context` unless given one."""
-    context = ctx or Context(settings)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await context.aclose()
-
-    app = FastAPI(title="mcis CB-Spider endpoints", version=VERSION, lifespan=lifespan)
-    app.state.ctx = context
-    install_error_handlers(app)
+    app = base_app("mcis CB-Spider endpoints", settings, ctx)
     app.include_router(router)
-    app.add_middleware(BasicAuth, username=settings.api_username, password=settings.api_password)
     return app

@@ -7,6 +7,7 @@ the workflow id, the operation id and where to follow it (`status_url`, `operati
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -231,72 +232,48 @@ async def delete_mcis(
 def _add_action_routes() -> None:
     """One route per action and scope, so that OpenAPI lists each."""
     for kind in MCIS_ACTIONS:
-        router.add_api_route(
-            f"/ns/{{ns}}/mcis/{{name}}/{kind.value}",
-            _mcis_action(kind),
-            methods=["POST"],
-            status_code=202,
-            response_model=Accepted,
-            summary=f"{kind.value} the MCIS",
-        )
+        _add_route(kind.value, _action(kind, "mcis"), f"{kind.value} the MCIS")
     for kind in SCOPED_ACTIONS:
-        router.add_api_route(
-            f"/ns/{{ns}}/mcis/{{name}}/groups/{{group}}/{kind.value}",
-            _group_action(kind),
-            methods=["POST"],
-            status_code=202,
-            response_model=Accepted,
-            summary=f"{kind.value} one group",
+        _add_route(
+            f"groups/{{group}}/{kind.value}", _action(kind, "group"), f"{kind.value} one group"
         )
-        router.add_api_route(
-            f"/ns/{{ns}}/mcis/{{name}}/vms/{{vm}}/{kind.value}",
-            _vm_action(kind),
-            methods=["POST"],
-            status_code=202,
-            response_model=Accepted,
-            summary=f"{kind.value} one VM",
-        )
+        _add_route(f"vms/{{vm}}/{kind.value}", _action(kind, "vm"), f"{kind.value} one VM")
     for kind in SCALE_ACTIONS:
-        router.add_api_route(
-            f"/ns/{{ns}}/mcis/{{name}}/groups/{{group}}/{kind.value}",
-            _scale(kind),
-            methods=["POST"],
-            status_code=202,
-            response_model=Accepted,
-            summary=f"{kind.value} one group by `count` VMs",
-        )
+        summary = f"{kind.value} one group by `count` VMs"
+        _add_route(f"groups/{{group}}/{kind.value}", _scale(kind), summary)
 
 
-def _mcis_action(kind: OperationKind) -> Any:
+def _add_route(path: str, endpoint: Any, summary: str) -> None:
+    """`POST /ns/{ns}/mcis/{name}/{path}`, answered 202."""
+    router.add_api_route(
+        f"/ns/{{ns}}/mcis/{{name}}/{path}",
+        endpoint,
+        methods=["POST"],
+        status_code=202,
+        response_model=Accepted,
+        summary=summary,
+    )
+
+
+def _action(kind: OperationKind, scope: str) -> Any:
+    """The route of `kind` on the whole MCIS (`scope` "mcis"), or on the one group or VM that
+    the path parameter `scope` ("group", "vm") names."""
+
     async def route(
-        ns: str, name: str, response: Response, ctx: Ctx, body: Options = None
+        ns: str, name: str, response: Response, ctx: Ctx, body: Options = None, **target: str
     ) -> Accepted:
-        request = operation_request(kind, body or OperationOptions())
+        request = operation_request(kind, body or OperationOptions(), **target)
         return await operate(ctx, response, ns, name, request)
 
-    route.__name__ = f"mcis_{kind.name.lower()}"
-    return route
-
-
-def _group_action(kind: OperationKind) -> Any:
-    async def route(
-        ns: str, name: str, group: str, response: Response, ctx: Ctx, body: Options = None
-    ) -> Accepted:
-        request = operation_request(kind, body or OperationOptions(), group=group)
-        return await operate(ctx, response, ns, name, request)
-
-    route.__name__ = f"group_{kind.name.lower()}"
-    return route
-
-
-def _vm_action(kind: OperationKind) -> Any:
-    async def route(
-        ns: str, name: str, vm: str, response: Response, ctx: Ctx, body: Options = None
-    ) -> Accepted:
-        request = operation_request(kind, body or OperationOptions(), vm=vm)
-        return await operate(ctx, response, ns, name, request)
-
-    route.__name__ = f"vm_{kind.name.lower()}"
+    # FastAPI reads the route's parameters from its signature: in place of `**target`, the
+    # path parameter naming the group or VM (which `**target` then receives)
+    *params, _target = inspect.signature(route).parameters.values()
+    if scope != "mcis":
+        kind_of = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params.insert(2, inspect.Parameter(scope, kind_of, annotation=str))
+    signature = inspect.Signature(params, return_annotation=Accepted)
+    route.__signature__ = signature  # type: ignore[attr-defined]
+    route.__name__ = f"{scope}_{kind.name.lower()}"
     return route
 
 

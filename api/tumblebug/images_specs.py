@@ -29,6 +29,7 @@ from api.tumblebug.models import (
 from api.tumblebug.ns import namespace_id
 from api.tumblebug.state import CompatState, State
 from catalog.entries import CatalogId, Image, Spec
+from drivers.base import CloudDriver
 from drivers.errors import CloudError
 from drivers.retry import retrying
 from models.records import McisPhase
@@ -43,13 +44,25 @@ T = TypeVar("T", Image, Spec)
 
 
 async def _offered(
-    place: Place, kind: str, listing: Callable[[], Awaitable[list[T]]]
-) -> dict[str, T]:
-    """What `listing` says the connection's cloud offers in its region, by name."""
+    state: CompatState,
+    connection_name: str,
+    kind: str,
+    csp_name: str,
+    listing: Callable[[CloudDriver, str], Awaitable[list[T]]],
+) -> T:
+    """The entry `csp_name` of what `listing` says the connection's cloud offers in its region;
+    404 if it offers none of that name."""
+    place = await resolve(state, connection_name)
+    driver = state.ctx.driver(place.provider)
     try:
-        return {entry.name: entry for entry in await retrying(listing)}
+        offered = {
+            entry.name: entry for entry in await retrying(lambda: listing(driver, place.region))
+        }
     except CloudError as exc:
         raise CliError(f"cloud {place.provider!r} ({kind}s): {exc.message}", FAILED) from None
+    if csp_name not in offered:
+        raise _unknown(place, kind, csp_name)
+    return offered[csp_name]
 
 
 def _new_id(state: CompatState, ns: str, kind: str, name: str) -> str:
@@ -100,6 +113,36 @@ def _delete(state: CompatState, ns: str, kind: str, id: str, field: str) -> Mess
     return Message(message=f"The {kind} {id} has been deleted")
 
 
+def _add_reads(
+    kind: str,
+    kept: type[KeptImage | KeptSpec],
+    info: type[ImageInfo | SpecInfo],
+    listing: type[ImageList | SpecList],
+    used_as: str,
+) -> None:
+    """The routes listing, showing and deleting the registrations of `kind` (`used_as`: the
+    field of a `vm` entry naming one)."""
+    path = f"/ns/{{ns}}/resources/{kind}"
+
+    async def list_all(ns: str, state: State) -> Any:
+        found = state.registrations.of_kind(namespace_id(state, ns), kind)
+        return listing.model_validate({kind: [kept.model_validate(k).info for k in found]})
+
+    async def get_one(ns: str, id: str, state: State) -> Any:
+        return kept.model_validate(_kept(state, namespace_id(state, ns), kind, id)).info
+
+    async def delete_one(ns: str, id: str, state: State) -> Message:
+        return _delete(state, ns, kind, id, used_as)
+
+    router.add_api_route(
+        path, list_all, methods=["GET"], response_model=listing, name=f"list_{kind}s"
+    )
+    router.add_api_route(
+        f"{path}/{{id}}", get_one, methods=["GET"], response_model=info, name=f"get_{kind}"
+    )
+    router.add_api_route(f"{path}/{{id}}", delete_one, methods=["DELETE"], name=f"delete_{kind}")
+
+
 def registered_spec(state: CompatState, ns: str, id: str) -> CatalogId:
     """The catalog id of the registered spec `id`; 404 unless registered."""
     return KeptSpec.model_validate(_kept(state, ns, SPEC, id)).catalog_id
@@ -122,11 +165,9 @@ async def register_image(
 ) -> ImageInfo:
     namespace = namespace_id(state, ns)
     id = _new_id(state, namespace, IMAGE, body.name)
-    place = await resolve(state, body.connectionName)
-    driver = state.ctx.driver(place.provider)
-    image = (await _offered(place, IMAGE, lambda: driver.images(place.region))).get(body.cspImageId)
-    if image is None:
-        raise _unknown(place, IMAGE, body.cspImageId)
+    image = await _offered(
+        state, body.connectionName, IMAGE, body.cspImageId, lambda d, region: d.images(region)
+    )
     given = (
         body
         if action == "registerWithInfo"
@@ -151,20 +192,7 @@ async def register_image(
     return info
 
 
-@router.get("/ns/{ns}/resources/image")
-async def list_images(ns: str, state: State) -> ImageList:
-    kept = state.registrations.of_kind(namespace_id(state, ns), IMAGE)
-    return ImageList(image=[KeptImage.model_validate(k).info for k in kept])
-
-
-@router.get("/ns/{ns}/resources/image/{id}")
-async def get_image(ns: str, id: str, state: State) -> ImageInfo:
-    return KeptImage.model_validate(_kept(state, namespace_id(state, ns), IMAGE, id)).info
-
-
-@router.delete("/ns/{ns}/resources/image/{id}")
-async def delete_image(ns: str, id: str, state: State) -> Message:
-    return _delete(state, ns, IMAGE, id, "imageId")
+_add_reads(IMAGE, KeptImage, ImageInfo, ImageList, "imageId")
 
 
 # --- spec -------------------------------------------------------------------------------------
@@ -174,11 +202,9 @@ async def delete_image(ns: str, id: str, state: State) -> Message:
 async def register_spec(ns: str, body: SpecReq, state: State) -> SpecInfo:
     namespace = namespace_id(state, ns)
     id = _new_id(state, namespace, SPEC, body.name)
-    place = await resolve(state, body.connectionName)
-    driver = state.ctx.driver(place.provider)
-    spec = (await _offered(place, SPEC, lambda: driver.specs(place.region))).get(body.cspSpecName)
-    if spec is None:
-        raise _unknown(place, SPEC, body.cspSpecName)
+    spec = await _offered(
+        state, body.connectionName, SPEC, body.cspSpecName, lambda d, region: d.specs(region)
+    )
     info = SpecInfo(
         id=id,
         name=body.name,
@@ -196,17 +222,4 @@ async def register_spec(ns: str, body: SpecReq, state: State) -> SpecInfo:
     return info
 
 
-@router.get("/ns/{ns}/resources/spec")
-async def list_specs(ns: str, state: State) -> SpecList:
-    kept = state.registrations.of_kind(namespace_id(state, ns), SPEC)
-    return SpecList(spec=[KeptSpec.model_validate(k).info for k in kept])
-
-
-@router.get("/ns/{ns}/resources/spec/{id}")
-async def get_spec(ns: str, id: str, state: State) -> SpecInfo:
-    return KeptSpec.model_validate(_kept(state, namespace_id(state, ns), SPEC, id)).info
-
-
-@router.delete("/ns/{ns}/resources/spec/{id}")
-async def delete_spec(ns: str, id: str, state: State) -> Message:
-    return _delete(state, ns, SPEC, id, "specId")
+_add_reads(SPEC, KeptSpec, SpecInfo, SpecList, "specId")

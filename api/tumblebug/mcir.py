@@ -8,8 +8,11 @@ deleted: the answer says "dependency", and clients retry."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, status
+from pydantic import BaseModel
 
 from api.errors import ApiError
 from api.tumblebug.connections import Place, resolve
@@ -53,6 +56,7 @@ TYPES = {
 """Each kind as Tumblebug's paths (and messages) name it."""
 SERVICE_KINDS = {kind: name for name, kind in KINDS.items()}
 """Each kind as `starter/resource_service.py` names it."""
+Info = TypeVar("Info", bound=BaseModel)
 
 
 def _kept(state: CompatState, record: ResourceRecord) -> KeptResource:
@@ -91,6 +95,18 @@ def _keep(
     return made
 
 
+async def _create(
+    state: CompatState, ns: str, kind: ResourceKind, kept: KeptResource, **details: Any
+) -> ResourceRecord:
+    """Make the resource through the resource workflow (`details`: `create_resource`'s) at
+    the region of its connection, and keep what the client said of it."""
+    id, place = await _place(state, ns, kind, kept)
+    made = await create_resource(
+        state.ctx, SERVICE_KINDS[kind], ns, id, place.provider, place.region, **details
+    )
+    return _keep(state, ns, kind, kept, made)
+
+
 def _refuse_if_used(state: CompatState, record: ResourceRecord) -> None:
     what = f"The {TYPES[record.kind]} {record.name}"
     users = state.ctx.store.resource_users(record.namespace, record.kind, record.name)
@@ -126,6 +142,36 @@ async def _delete(state: CompatState, ns: str, kind: ResourceKind, id: str) -> M
 
 def _records(state: CompatState, ns: str, kind: ResourceKind) -> list[ResourceRecord]:
     return [r for r in list_resources(state.ctx, ns, SERVICE_KINDS[kind]) if not r.shared]
+
+
+def _add_reads(
+    kind: ResourceKind,
+    shown: Callable[[CompatState, ResourceRecord], Info],
+    info: type[Info],
+    listing: type[BaseModel],
+) -> None:
+    """The routes listing, showing (as `shown` makes it) and deleting the resources of `kind`,
+    at the paths Tumblebug names it in."""
+    path = f"/ns/{{ns}}/resources/{TYPES[kind]}"
+
+    async def list_all(ns: str, state: State) -> Any:
+        records = _records(state, namespace_id(state, ns), kind)
+        return listing.model_validate({TYPES[kind]: [shown(state, r) for r in records]})
+
+    async def get_one(ns: str, id: str, state: State) -> Any:
+        return shown(state, _existing(state, namespace_id(state, ns), kind, id))
+
+    async def delete_one(ns: str, id: str, state: State) -> Message:
+        return await _delete(state, ns, kind, id)
+
+    name = kind.value
+    router.add_api_route(
+        path, list_all, methods=["GET"], response_model=listing, name=f"list_{name}s"
+    )
+    router.add_api_route(
+        f"{path}/{{id}}", get_one, methods=["GET"], response_model=info, name=f"get_{name}"
+    )
+    router.add_api_route(f"{path}/{{id}}", delete_one, methods=["DELETE"], name=f"delete_{name}")
 
 
 # --- vNet -------------------------------------------------------------------------------------
@@ -171,34 +217,18 @@ async def create_vnet(ns: str, body: VNetReq, state: State) -> VNetInfo:
         description=body.description,
         subnetInfoList=body.subnetInfoList,
     )
-    id, place = await _place(state, namespace, ResourceKind.VNET, kept)
-    made = await create_resource(
-        state.ctx,
-        SERVICE_KINDS[ResourceKind.VNET],
+    made = await _create(
+        state,
         namespace,
-        id,
-        place.provider,
-        place.region,
+        ResourceKind.VNET,
+        kept,
         cidr=body.cidrBlock or None,
         subnets=lambda: subnets,
     )
-    return _vnet(state, _keep(state, namespace, ResourceKind.VNET, kept, made))
+    return _vnet(state, made)
 
 
-@router.get("/ns/{ns}/resources/vNet")
-async def list_vnets(ns: str, state: State) -> VNetList:
-    namespace = namespace_id(state, ns)
-    return VNetList(vNet=[_vnet(state, r) for r in _records(state, namespace, ResourceKind.VNET)])
-
-
-@router.get("/ns/{ns}/resources/vNet/{id}")
-async def get_vnet(ns: str, id: str, state: State) -> VNetInfo:
-    return _vnet(state, _existing(state, namespace_id(state, ns), ResourceKind.VNET, id))
-
-
-@router.delete("/ns/{ns}/resources/vNet/{id}")
-async def delete_vnet(ns: str, id: str, state: State) -> Message:
-    return await _delete(state, ns, ResourceKind.VNET, id)
+_add_reads(ResourceKind.VNET, _vnet, VNetInfo, VNetList)
 
 
 # --- securityGroup ----------------------------------------------------------------------------
@@ -268,36 +298,13 @@ async def create_security_group(ns: str, body: SecurityGroupReq, state: State) -
     kept = KeptResource(
         name=body.name, connectionName=body.connectionName, description=body.description
     )
-    id, place = await _place(state, namespace, ResourceKind.SECURITY_GROUP, kept)
-    made = await create_resource(
-        state.ctx,
-        SERVICE_KINDS[ResourceKind.SECURITY_GROUP],
-        namespace,
-        id,
-        place.provider,
-        place.region,
-        vnet=vnet.name,
-        rules=lambda: rules,
+    made = await _create(
+        state, namespace, ResourceKind.SECURITY_GROUP, kept, vnet=vnet.name, rules=lambda: rules
     )
-    return _security_group(state, _keep(state, namespace, ResourceKind.SECURITY_GROUP, kept, made))
+    return _security_group(state, made)
 
 
-@router.get("/ns/{ns}/resources/securityGroup")
-async def list_security_groups(ns: str, state: State) -> SecurityGroupList:
-    namespace = namespace_id(state, ns)
-    records = _records(state, namespace, ResourceKind.SECURITY_GROUP)
-    return SecurityGroupList(securityGroup=[_security_group(state, r) for r in records])
-
-
-@router.get("/ns/{ns}/resources/securityGroup/{id}")
-async def get_security_group(ns: str, id: str, state: State) -> SecurityGroupInfo:
-    record = _existing(state, namespace_id(state, ns), ResourceKind.SECURITY_GROUP, id)
-    return _security_group(state, record)
-
-
-@router.delete("/ns/{ns}/resources/securityGroup/{id}")
-async def delete_security_group(ns: str, id: str, state: State) -> Message:
-    return await _delete(state, ns, ResourceKind.SECURITY_GROUP, id)
+_add_reads(ResourceKind.SECURITY_GROUP, _security_group, SecurityGroupInfo, SecurityGroupList)
 
 
 # --- sshKey -----------------------------------------------------------------------------------
@@ -327,25 +334,7 @@ async def create_ssh_key(ns: str, body: SshKeyReq, state: State) -> SshKeyInfo:
         description=body.description,
         username=body.username,
     )
-    id, place = await _place(state, namespace, ResourceKind.SSH_KEY, kept)
-    made = await create_resource(
-        state.ctx, SERVICE_KINDS[ResourceKind.SSH_KEY], namespace, id, place.provider, place.region
-    )
-    return _ssh_key(state, _keep(state, namespace, ResourceKind.SSH_KEY, kept, made))
+    return _ssh_key(state, await _create(state, namespace, ResourceKind.SSH_KEY, kept))
 
 
-@router.get("/ns/{ns}/resources/sshKey")
-async def list_ssh_keys(ns: str, state: State) -> SshKeyList:
-    namespace = namespace_id(state, ns)
-    records = _records(state, namespace, ResourceKind.SSH_KEY)
-    return SshKeyList(sshKey=[_ssh_key(state, r) for r in records])
-
-
-@router.get("/ns/{ns}/resources/sshKey/{id}")
-async def get_ssh_key(ns: str, id: str, state: State) -> SshKeyInfo:
-    return _ssh_key(state, _existing(state, namespace_id(state, ns), ResourceKind.SSH_KEY, id))
-
-
-@router.delete("/ns/{ns}/resources/sshKey/{id}")
-async def delete_ssh_key(ns: str, id: str, state: State) -> Message:
-    return await _delete(state, ns, ResourceKind.SSH_KEY, id)
+_add_reads(ResourceKind.SSH_KEY, _ssh_key, SshKeyInfo, SshKeyList)

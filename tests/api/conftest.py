@@ -1,6 +1,7 @@
 """API fixtures: `api`, the end-to-end stack (Temporal dev server, local cloud, worker) with its
-API server, uvicorn on a free loopback port, reached over real HTTP with httpx; and
-`EventStream`, a server-sent event stream read in the background while a test goes on."""
+API server, uvicorn on a free loopback port, reached over real HTTP with httpx; `EventStream`, a
+server-sent event stream read in the background while a test goes on; and, for a module that
+defines `ctx_app` (an app without a stack, `native_fakes.py`), its `ctx` and its client `http`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -18,6 +19,9 @@ import pytest
 from bench.stack_cli import StackCli
 from starter.stack import api_url, isolated_env
 from tests.e2e.conftest import TIME_SCALE, running_stack
+
+if TYPE_CHECKING:  # native_fakes imports this module
+    from tests.api.native_fakes import FakeContext
 
 USERNAME, PASSWORD = "tester", "api-secret"
 CREDENTIALS = {"MCIS_API_USERNAME": USERNAME, "MCIS_API_PASSWORD": PASSWORD}
@@ -54,6 +58,17 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             base_url=base_url, auth=(USERNAME, PASSWORD), timeout=30, trust_env=False
         ) as http:
             yield Api(stack, base_url, http)
+
+
+@pytest.fixture
+def ctx(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> FakeContext:
+    return ctx_app[0]
+
+
+@pytest.fixture
+async def http(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
+    async with ctx_app[1] as client:
+        yield client
 
 
 @dataclass

@@ -2,16 +2,19 @@
 call that would start or change a workflow is recorded (`calls`); a started workflow runs until
 the test ends it (`finish`, `fail`); a workflow never started does not exist (NOT_FOUND), as
 Temporal answers. The app's store is a temporary MCIS_HOME with no cloud (no local cloud, no
-connections), so nothing leaves the process; `seed_mcis` records an MCIS there."""
+connections), so nothing leaves the process; `seed_mcis` records an MCIS there, `resource_record`
+makes a resource's record; `refused` checks a request's JSON error, and `refused_test` makes a
+module's test of bad input."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -19,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from models.records import McisRecord, NamespaceRecord, VmRecord
+from models.records import McisRecord, NamespaceRecord, ResourceKind, ResourceRecord, VmRecord
 from models.status import VmStatus
 from settings import Settings, load_settings
 from starter.context import Context
@@ -204,3 +207,51 @@ def seed_mcis(ctx: Context, namespace: str, name: str, vms: int, ssh_key: str = 
         )
         for n in range(1, vms + 1)
     )
+
+
+def resource_record(
+    kind: ResourceKind, name: str, csp_id: str = "", **fields: Any
+) -> ResourceRecord:
+    """A resource of namespace `dev` at aws us-east-1 (`csp_id` `csp-NAME` unless given)."""
+    return ResourceRecord(
+        namespace="dev",
+        kind=kind,
+        name=name,
+        provider="aws",
+        region="us-east-1",
+        csp_id=csp_id or f"csp-{name}",
+        **fields,
+    )
+
+
+async def refused(
+    http: httpx.AsyncClient, method: str, path: str, body: object, status: int, says: str
+) -> httpx.Response:
+    """The answer to a request refused with `status` and a JSON message that says `says`."""
+    answer = await http.request(method, path, json=body)
+    assert answer.status_code == status, answer.text
+    assert says in answer.json()["message"], answer.text
+    return answer
+
+
+def refused_test(
+    cases: Sequence[tuple[str, str, object, int, str]],
+) -> Callable[..., Awaitable[None]]:
+    """A test, for a module to name `test_...`, that each request of `cases` (method, path,
+    body, status, what its message says) is refused with a JSON error and starts no workflow,
+    on the module's app (`ctx_app`)."""
+
+    @pytest.mark.parametrize(("method", "path", "body", "status", "says"), cases)
+    async def test(
+        http: httpx.AsyncClient,
+        ctx: FakeContext,
+        method: str,
+        path: str,
+        body: object,
+        status: int,
+        says: str,
+    ) -> None:
+        await refused(http, method, path, body, status, says)
+        assert ctx.temporal.calls == [], ctx.temporal.calls
+
+    return test

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from catalog.records import CatalogRegion, CatalogSource, CatalogSpec, RttSource
 from catalog.sources import drivers_origin, estimated_rtts
 from catalog.store import CatalogStore
 from starter.cli import run
-from tests.api.native_fakes import FakeContext, fake_app, http_client
+from tests.api.native_fakes import FakeContext, fake_app, http_client, refused
 
 LocalCatalog = tuple[list[CatalogRegion], list[CatalogSpec]]
 
@@ -41,12 +40,6 @@ def ctx_app(
     catalog.replace_rtt(RttSource.ESTIMATED, estimated_rtts(catalog.regions()), origin="test")
     catalog.close()
     return ctx, http_client(app)
-
-
-@pytest.fixture
-async def http(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
-    async with ctx_app[1] as client:
-        yield client
 
 
 async def test_specs_are_filtered_as_the_cli_filters_them(
@@ -108,6 +101,4 @@ async def test_recommend_ranks_best_first(http: httpx.AsyncClient) -> None:
 async def test_bad_filters_are_4xx_json(
     http: httpx.AsyncClient, path: str, status: int, says: str
 ) -> None:
-    answer = await http.get(path)
-    assert answer.status_code == status, answer.text
-    assert says in answer.json()["message"]
+    await refused(http, "GET", path, None, status, says)

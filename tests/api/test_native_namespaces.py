@@ -4,27 +4,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from models.records import ResourceKind, ResourceRecord
+from models.records import ResourceKind
 from starter.cli import run
-from tests.api.native_fakes import FakeContext, fake_app, http_client
+from tests.api.native_fakes import FakeContext, fake_app, http_client, refused, resource_record
 
 
 @pytest.fixture
-def ctx_http(tmp_path: Path) -> tuple[FakeContext, httpx.AsyncClient]:
+def ctx_app(tmp_path: Path) -> tuple[FakeContext, httpx.AsyncClient]:
     app, ctx = fake_app(tmp_path)
     return ctx, http_client(app)
-
-
-@pytest.fixture
-async def http(ctx_http: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
-    async with ctx_http[1] as client:
-        yield client
 
 
 async def test_a_namespace_is_created_listed_shown_and_deleted(http: httpx.AsyncClient) -> None:
@@ -41,13 +34,13 @@ async def test_a_namespace_is_created_listed_shown_and_deleted(http: httpx.Async
 
 async def test_the_cli_lists_what_the_api_created(
     http: httpx.AsyncClient,
-    ctx_http: tuple[FakeContext, httpx.AsyncClient],
+    ctx: FakeContext,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     await http.post("/v1/ns", json={"name": "shared"})
-    monkeypatch.setenv("MCIS_HOME", str(ctx_http[0].settings.home))
-    monkeypatch.setenv("MCIS_DATABASE_URL", ctx_http[0].settings.database_url)
+    monkeypatch.setenv("MCIS_HOME", str(ctx.settings.home))
+    monkeypatch.setenv("MCIS_DATABASE_URL", ctx.settings.database_url)
     assert await run(["ns", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed == (await http.get("/v1/ns")).json()
@@ -67,9 +60,7 @@ async def test_the_cli_lists_what_the_api_created(
 async def test_bad_or_unknown_names_are_4xx_json(
     http: httpx.AsyncClient, method: str, path: str, body: object, status: int, says: str
 ) -> None:
-    answer = await http.request(method, path, json=body)
-    assert answer.status_code == status, answer.text
-    assert says in answer.json()["message"]
+    answer = await refused(http, method, path, body, status, says)
     assert answer.json()["error"]
 
 
@@ -80,20 +71,11 @@ async def test_a_second_namespace_of_a_name_is_a_conflict(http: httpx.AsyncClien
 
 
 async def test_a_namespace_holding_resources_is_not_deleted(
-    http: httpx.AsyncClient, ctx_http: tuple[FakeContext, httpx.AsyncClient]
+    http: httpx.AsyncClient, ctx: FakeContext
 ) -> None:
     await http.post("/v1/ns", json={"name": "dev"})
-    ctx_http[0].store.upsert_resource(
-        ResourceRecord(
-            namespace="dev",
-            kind=ResourceKind.VNET,
-            name="net1",
-            provider="aws",
-            region="us-east-1",
-            csp_id="vpc-1",
-        )
-    )
-    refused = await http.delete("/v1/ns/dev")
-    assert (refused.status_code, refused.json()["error"]) == (409, "conflict")
-    assert refused.json()["message"] == "namespace 'dev' still holds 1 resource"
+    ctx.store.upsert_resource(resource_record(ResourceKind.VNET, "net1", csp_id="vpc-1"))
+    refusal = await http.delete("/v1/ns/dev")
+    assert (refusal.status_code, refusal.json()["error"]) == (409, "conflict")
+    assert refusal.json()["message"] == "namespace 'dev' still holds 1 resource"
     assert (await http.get("/v1/ns/dev")).status_code == 200

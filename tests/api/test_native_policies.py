@@ -5,7 +5,6 @@ policy are 4xx JSON errors with nothing started; CPU load is simulated on phanto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,14 @@ from temporalio.client import WorkflowExecutionStatus
 
 from models.policy import Policy, PolicyState, PolicyView
 from models.status import VmStatus
-from tests.api.native_fakes import FakeContext, FakeRun, fake_app, http_client, seed_mcis
+from tests.api.native_fakes import (
+    FakeContext,
+    FakeRun,
+    fake_app,
+    http_client,
+    refused_test,
+    seed_mcis,
+)
 from tests.starter.fakes import view
 
 MCIS = "/v1/ns/dev/mcis/web"
@@ -37,17 +43,6 @@ def ctx_app(tmp_path: Path) -> tuple[FakeContext, httpx.AsyncClient]:
     app, ctx = fake_app(tmp_path)
     seed_mcis(ctx, "dev", "web", 2)
     return ctx, http_client(app)
-
-
-@pytest.fixture
-def ctx(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> FakeContext:
-    return ctx_app[0]
-
-
-@pytest.fixture
-async def http(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
-    async with ctx_app[1] as client:
-        yield client
 
 
 def _running_mcis(ctx: FakeContext) -> None:
@@ -112,8 +107,7 @@ async def test_load_on_phantom_vms_is_simulated(
     assert ctx.temporal.calls == []
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "says"),
+test_bad_input_is_a_4xx_json_error_and_starts_nothing = refused_test(
     [
         ("GET", f"{MCIS}/policy", None, 404, "no policy runs for MCIS 'web'"),
         ("POST", f"{MCIS}/policy/pause", None, 404, "no policy runs"),
@@ -124,18 +118,5 @@ async def test_load_on_phantom_vms_is_simulated(
         ("GET", "/v1/ns/nowhere/policies", None, 404, "namespace 'nowhere'"),
         ("POST", f"{MCIS}/load", {"cpu": 0}, 400, "cpu"),
         ("POST", "/v1/ns/dev/mcis/none/load", {}, 404, "MCIS 'none' not found"),
-    ],
+    ]
 )
-async def test_bad_input_is_a_4xx_json_error_and_starts_nothing(
-    http: httpx.AsyncClient,
-    ctx: FakeContext,
-    method: str,
-    path: str,
-    body: object,
-    status: int,
-    says: str,
-) -> None:
-    answer = await http.request(method, path, json=body)
-    assert answer.status_code == status, answer.text
-    assert says in answer.json()["message"]
-    assert ctx.temporal.calls == []

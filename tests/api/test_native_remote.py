@@ -7,16 +7,22 @@ input is a 4xx JSON error and starts nothing."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from models.records import ResourceKind, ResourceRecord
+from models.records import ResourceKind
 from models.remote import RemoteResult, RemoteRun, VmOutput
 from store.remote_outputs import RemoteOutputStore
-from tests.api.native_fakes import FakeContext, fake_app, http_client, seed_mcis
+from tests.api.native_fakes import (
+    FakeContext,
+    fake_app,
+    http_client,
+    refused_test,
+    resource_record,
+    seed_mcis,
+)
 
 MCIS = "/v1/ns/dev/mcis/web"
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -27,17 +33,6 @@ def ctx_app(tmp_path: Path) -> tuple[FakeContext, httpx.AsyncClient]:
     app, ctx = fake_app(tmp_path)
     seed_mcis(ctx, "dev", "web", 2, ssh_key="key1")
     return ctx, http_client(app)
-
-
-@pytest.fixture
-def ctx(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> FakeContext:
-    return ctx_app[0]
-
-
-@pytest.fixture
-async def http(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
-    async with ctx_app[1] as client:
-        yield client
 
 
 def _summaries(*vms: str) -> list[RemoteResult]:
@@ -127,15 +122,7 @@ async def test_access_shows_the_private_key_only_when_asked(
 ) -> None:
     ctx.store.put_secret("ssh/dev/key1", PRIVATE_KEY)
     ctx.store.upsert_resource(
-        ResourceRecord(
-            namespace="dev",
-            kind=ResourceKind.SSH_KEY,
-            name="key1",
-            provider="aws",
-            region="us-east-1",
-            csp_id="key1",
-            secret_ref="ssh/dev/key1",
-        )
+        resource_record(ResourceKind.SSH_KEY, "key1", csp_id="key1", secret_ref="ssh/dev/key1")
     )
     plain = await http.get(f"{MCIS}/access")
     assert plain.json()["private_keys"] is None
@@ -152,8 +139,7 @@ async def test_access_shows_the_private_key_only_when_asked(
     assert asked.json()["private_keys"] == {"key1": PRIVATE_KEY}
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "says"),
+test_bad_input_is_a_4xx_json_error_and_starts_nothing = refused_test(
     [
         ("POST", "/v1/ns/dev/mcis/none/cmd", {"command": "x"}, 404, "MCIS 'none' not found"),
         ("POST", f"{MCIS}/cmd", {"command": "x", "group": "g9"}, 404, "group 'g9' not found"),
@@ -178,18 +164,5 @@ async def test_access_shows_the_private_key_only_when_asked(
         ("GET", f"{MCIS}/remote/nothex", None, 404, "remote run 'nothex' of MCIS 'web' not found"),
         ("GET", f"{MCIS}/remote/0123456789ab", None, 404, "not found"),
         ("GET", "/v1/ns/dev/mcis/none/access", None, 404, "MCIS 'none' not found"),
-    ],
+    ]
 )
-async def test_bad_input_is_a_4xx_json_error_and_starts_nothing(
-    http: httpx.AsyncClient,
-    ctx: FakeContext,
-    method: str,
-    path: str,
-    body: object,
-    status: int,
-    says: str,
-) -> None:
-    answer = await http.request(method, path, json=body)
-    assert answer.status_code == status, answer.text
-    assert says in answer.json()["message"]
-    assert ctx.temporal.calls == []

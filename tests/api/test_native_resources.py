@@ -5,30 +5,23 @@ error with no workflow started."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from models.records import NamespaceRecord, ResourceKind, ResourceRecord
-from tests.api.native_fakes import FakeContext, FakeRun, fake_app, http_client
+from models.records import NamespaceRecord, ResourceKind
+from tests.api.native_fakes import (
+    FakeContext,
+    FakeRun,
+    fake_app,
+    http_client,
+    refused_test,
+    resource_record,
+)
 
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n-----END OPENSSH PRIVATE KEY-----\n"
-
-
-def _record(kind: ResourceKind, name: str, **fields: Any) -> ResourceRecord:
-    return ResourceRecord(
-        namespace="dev",
-        kind=kind,
-        name=name,
-        provider="aws",
-        region="us-east-1",
-        csp_id=f"csp-{name}",
-        **fields,
-    )
 
 
 @pytest.fixture
@@ -37,19 +30,10 @@ def ctx_app(tmp_path: Path) -> tuple[FakeContext, httpx.AsyncClient]:
     ctx.store.create_namespace(NamespaceRecord(name="dev"))
     ctx.__dict__["drivers"] = {"aws": object()}  # a cloud the namespace may use
     ctx.store.put_secret("ssh/dev/key1", PRIVATE_KEY)
-    ctx.store.upsert_resource(_record(ResourceKind.SSH_KEY, "key1", secret_ref="ssh/dev/key1"))
+    ctx.store.upsert_resource(
+        resource_record(ResourceKind.SSH_KEY, "key1", secret_ref="ssh/dev/key1")
+    )
     return ctx, http_client(app)
-
-
-@pytest.fixture
-def ctx(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> FakeContext:
-    return ctx_app[0]
-
-
-@pytest.fixture
-async def http(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
-    async with ctx_app[1] as client:
-        yield client
 
 
 async def test_an_ssh_key_is_shown_without_its_private_key_unless_asked(
@@ -67,7 +51,7 @@ async def test_an_ssh_key_is_shown_without_its_private_key_unless_asked(
 async def test_a_vnet_is_created_by_the_resource_workflow(
     http: httpx.AsyncClient, ctx: FakeContext
 ) -> None:
-    made = _record(ResourceKind.VNET, "net1", details={"cidr": "10.1.0.0/16"})
+    made = resource_record(ResourceKind.VNET, "net1", details={"cidr": "10.1.0.0/16"})
     workflow_id = f"mcir/dev/{ResourceKind.VNET.value}/net1"
     ctx.temporal.runs[workflow_id] = FakeRun(None, WorkflowExecutionStatus.COMPLETED, made)
     created = await http.post(
@@ -98,8 +82,7 @@ async def test_a_resource_is_deleted_by_the_resource_workflow(
     assert ctx.temporal.calls == [f"execute_workflow mcir/dev/{ResourceKind.SSH_KEY.value}/key1"]
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "says"),
+test_bad_input_is_a_4xx_json_error_and_starts_nothing = refused_test(
     [
         ("GET", "/v1/ns/nowhere/resources", None, 404, "namespace 'nowhere' does not exist"),
         ("GET", "/v1/ns/dev/resources?kind=disk", None, 404, "unknown resource kind 'disk'"),
@@ -134,18 +117,5 @@ async def test_a_resource_is_deleted_by_the_resource_workflow(
             "unknown cloud 'nocloud'",
         ),
         ("POST", "/v1/ns/dev/resources/vnet", {"provider": "aws"}, 400, "Field required"),
-    ],
+    ]
 )
-async def test_bad_input_is_a_4xx_json_error_and_starts_nothing(
-    http: httpx.AsyncClient,
-    ctx: FakeContext,
-    method: str,
-    path: str,
-    body: object,
-    status: int,
-    says: str,
-) -> None:
-    answer = await http.request(method, path, json=body)
-    assert answer.status_code == status, answer.text
-    assert says in answer.json()["message"]
-    assert ctx.temporal.calls == []

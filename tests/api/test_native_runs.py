@@ -5,7 +5,6 @@ is a 4xx JSON error and starts nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 
 from models.benchmark import BenchmarkProgress
 from models.sweep import SweepReport
-from tests.api.native_fakes import FakeContext, fake_app, http_client, seed_mcis
+from tests.api.native_fakes import FakeContext, fake_app, http_client, refused_test, seed_mcis
 
 MCIS = "/v1/ns/dev/mcis/web"
 
@@ -23,17 +22,6 @@ def ctx_app(tmp_path: Path) -> tuple[FakeContext, httpx.AsyncClient]:
     app, ctx = fake_app(tmp_path)
     seed_mcis(ctx, "dev", "web", 2)
     return ctx, http_client(app)
-
-
-@pytest.fixture
-def ctx(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> FakeContext:
-    return ctx_app[0]
-
-
-@pytest.fixture
-async def http(ctx_app: tuple[FakeContext, httpx.AsyncClient]) -> AsyncIterator[httpx.AsyncClient]:
-    async with ctx_app[1] as client:
-        yield client
 
 
 async def test_a_sweep_answers_202_then_its_report(
@@ -81,8 +69,7 @@ async def test_stored_benchmark_results_are_read_back(http: httpx.AsyncClient) -
     assert (await http.get(f"{MCIS}/benchmarks")).json() == []
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "says"),
+test_bad_input_is_a_4xx_json_error_and_starts_nothing = refused_test(
     [
         ("POST", "/v1/sweep", {"delete_orphans": "please"}, 400, "delete_orphans"),
         ("GET", "/v1/sweep/xyz", None, 404, "sweep 'xyz' not found"),
@@ -93,18 +80,5 @@ async def test_stored_benchmark_results_are_read_back(http: httpx.AsyncClient) -
         ("POST", f"{MCIS}/benchmarks", {"target": "not an ip"}, 400, "target"),
         ("GET", "/v1/ns/nowhere/mcis/web/benchmarks", None, 404, "namespace 'nowhere'"),
         ("GET", f"{MCIS}/benchmarks/zzz", None, 404, "not found"),
-    ],
+    ]
 )
-async def test_bad_input_is_a_4xx_json_error_and_starts_nothing(
-    http: httpx.AsyncClient,
-    ctx: FakeContext,
-    method: str,
-    path: str,
-    body: object,
-    status: int,
-    says: str,
-) -> None:
-    answer = await http.request(method, path, json=body)
-    assert answer.status_code == status, answer.text
-    assert says in answer.json()["message"]
-    assert ctx.temporal.calls == []
