@@ -29,16 +29,16 @@ def error_response(status: int, error: str, message: str) -> JSONResponse:
 
 
 def _cli_status(exc: CliError) -> tuple[int, str]:
-    """A CliError's HTTP status: bad input is 400, unless it says something was not found
-    (404) or already exists (409); an operation the MCIS refused in its state (busy, being
-    deleted, not allowed now) is 409 and one naming an unknown group or VM 404; a failed
-    operation is 409 (the request was fine, the MCIS or the cloud refused it), an unreachable
-    service 503."""
+    """A CliError's HTTP status: bad input is 400 (an unknown value too), unless it says
+    something was not found (404) or already exists (409); an operation the MCIS refused in its
+    state (busy, being deleted, not allowed now) is 409 and one naming an unknown group or VM
+    404; a failed operation is 409 (the request was fine, the MCIS or the cloud refused it), an
+    unreachable service 503."""
     text = exc.message
     if isinstance(exc, OperationRefusedError):
         return (404, "not_found") if "not found" in text else (409, "conflict")
     if exc.exit_code == BAD_INPUT:
-        if "not found" in text or "does not exist" in text or text.startswith("unknown "):
+        if "not found" in text or "does not exist" in text:
             return 404, "not_found"
         if "already exists" in text:
             return 409, "conflict"

@@ -9,6 +9,7 @@ import asyncio
 import math
 import re
 import sys
+from dataclasses import dataclass, field
 from functools import partial
 
 from catalog.entries import Image
@@ -133,21 +134,36 @@ def show_plan(plan: PlacementPlan, images: dict[str, Image], to_stderr: bool) ->
         print_table(headers, rows)
 
 
-async def recommended_request(
-    ctx: Context, args: argparse.Namespace, namespace: str
-) -> McisRequest | None:
-    """`mcis create NS NAME --recommend ...`: plan the MCIS among the specs the live drivers
-    can create, show the plan, and return its request (None after a dry run)."""
-    if args.file or args.group:
-        raise CliError("give either --recommend or -f FILE / --group ..., not both")
-    if not args.name:
-        raise CliError("give the MCIS name")
-    name = checked_name(args.name, "MCIS name")
-    if args.count is None:
-        raise CliError("--recommend needs --count N (the number of VMs)")
-    bound = math.inf if args.latency_bound is None else args.latency_bound
+@dataclass(frozen=True)
+class PlacementWish:
+    """What `mcis create --recommend` asks for: the MCIS's name and size, the spec filters and
+    priorities of `mcis recommend`, the OS of the image, the latency bound and the spread."""
+
+    name: str
+    count: int
+    query: SpecQuery = field(default_factory=SpecQuery)
+    priorities: Priorities = field(default_factory=Priorities)
+    image_os: str = DEFAULT_IMAGE_OS
+    latency_bound_ms: float | None = None
+    min_regions: int = 1
+    min_providers: int = 1
+    description: str = ""
+    policy: str = "continue"
+
+
+@dataclass(frozen=True)
+class PlannedMcis:
+    plan: PlacementPlan
+    images: dict[str, Image]
+    request: McisRequest
+
+
+async def plan_request(ctx: Context, namespace: str, wish: PlacementWish) -> PlannedMcis:
+    """Plan an MCIS among the specs the live drivers can create (each region with an image of
+    the wanted OS), its VMs within the latency bound of each other; the checked request."""
+    name = checked_name(wish.name, "MCIS name")
     catalog = await catalog_store(ctx)
-    found = spec_filter(SpecQuery.of(args), catalog)
+    found = spec_filter(wish.query, catalog)
     creatable = set(ctx.drivers)
     providers = sorted(found.providers & creatable if found.providers else creatable)
     if not providers:
@@ -155,7 +171,7 @@ async def recommended_request(
             f"none of {', '.join(sorted(found.providers))} can be created here "
             f"(clouds: {', '.join(sorted(creatable))})"
         )
-    images = await _images_by_region(ctx, providers, args.image_os)
+    images = await _images_by_region(ctx, providers, wish.image_os)
     allowed = frozenset(
         key
         for key in images
@@ -171,26 +187,25 @@ async def recommended_request(
         providers=frozenset(providers),
         regions=allowed,
     )
-    scoring, rtt = catalog_service.scoring(
-        catalog, Priorities.of(args), found, [CatalogSource.DRIVERS]
-    )
-    scoring.filter_text = f"{wanted} (creatable here, with an image of {args.image_os})"
+    scoring, rtt = catalog_service.scoring(catalog, wish.priorities, found, [CatalogSource.DRIVERS])
+    scoring.filter_text = f"{wanted} (creatable here, with an image of {wish.image_os})"
+    bound = math.inf if wish.latency_bound_ms is None else wish.latency_bound_ms
     try:
         plan = plan_mcis(
             scoring,
             rtt,
-            args.count,
+            wish.count,
             bound,
-            min_regions=args.min_regions,
-            min_providers=args.min_providers,
+            min_regions=wish.min_regions,
+            min_providers=wish.min_providers,
         )
     except PlacementError as exc:
         raise CliError(f"no placement: {exc}") from None
     request = parse_request(
         {
             "name": name,
-            "description": args.description or f"placed by mcis recommend ({_weights(scoring)})",
-            "on_partial_failure": args.policy,
+            "description": wish.description or f"placed by mcis recommend ({_weights(scoring)})",
+            "on_partial_failure": wish.policy,
             "groups": [
                 {
                     "name": _group_name(g.spec.provider, g.spec.region),
@@ -203,15 +218,42 @@ async def recommended_request(
         }
     )
     await check_request(ctx, namespace, request)
+    return PlannedMcis(plan, images, request)
+
+
+async def recommended_request(
+    ctx: Context, args: argparse.Namespace, namespace: str
+) -> McisRequest | None:
+    """`mcis create NS NAME --recommend ...`: plan the MCIS (`plan_request`), show the plan, and
+    return its request (None after a dry run)."""
+    if args.file or args.group:
+        raise CliError("give either --recommend or -f FILE / --group ..., not both")
+    if not args.name:
+        raise CliError("give the MCIS name")
+    if args.count is None:
+        raise CliError("--recommend needs --count N (the number of VMs)")
+    wish = PlacementWish(
+        name=args.name,
+        count=args.count,
+        query=SpecQuery.of(args),
+        priorities=Priorities.of(args),
+        image_os=args.image_os,
+        latency_bound_ms=args.latency_bound,
+        min_regions=args.min_regions,
+        min_providers=args.min_providers,
+        description=args.description or "",
+        policy=args.policy,
+    )
+    planned = await plan_request(ctx, namespace, wish)
     if args.dry_run:
         if args.json:
-            print_json({"plan": plan, "request": request})
+            print_json({"plan": planned.plan, "request": planned.request})
         else:
-            show_plan(plan, images, to_stderr=False)
+            show_plan(planned.plan, planned.images, to_stderr=False)
             print("dry run: nothing created")
         return None
-    show_plan(plan, images, to_stderr=args.json)
-    return request
+    show_plan(planned.plan, planned.images, to_stderr=args.json)
+    return planned.request
 
 
 def _weights(scoring: Scoring) -> str:

@@ -11,6 +11,7 @@ from api.native import (
     map,
     mcis,
     namespaces,
+    placement,
     policies,
     remote,
     resources,
@@ -18,6 +19,18 @@ from api.native import (
 )
 
 router = APIRouter()
-ROUTERS = (namespaces, resources, catalog, mcis, events, remote, benchmarks, policies, sweep, map)
+ROUTERS = (
+    namespaces,
+    resources,
+    catalog,
+    placement,
+    mcis,
+    events,
+    remote,
+    benchmarks,
+    policies,
+    sweep,
+    map,
+)
 for _module in ROUTERS:
     router.include_router(_module.router)

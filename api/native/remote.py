@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
+from api.errors import ApiError
 from api.native.common import Body, Ctx, Started, started
 from models.apps import APPS
 from models.failures import failure_message
@@ -139,7 +140,7 @@ async def put_file(
 
 def _app(app: str) -> str:
     if app not in APPS:
-        raise CliError(f"unknown app {app!r} (apps: {', '.join(sorted(APPS))})")
+        raise ApiError(404, "not_found", f"unknown app {app!r} (apps: {', '.join(sorted(APPS))})")
     return APPS[app]
 
 

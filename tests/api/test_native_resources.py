@@ -85,7 +85,7 @@ async def test_a_resource_is_deleted_by_the_resource_workflow(
 test_bad_input_is_a_4xx_json_error_and_starts_nothing = refused_test(
     [
         ("GET", "/v1/ns/nowhere/resources", None, 404, "namespace 'nowhere' does not exist"),
-        ("GET", "/v1/ns/dev/resources?kind=disk", None, 404, "unknown resource kind 'disk'"),
+        ("GET", "/v1/ns/dev/resources?kind=disk", None, 400, "unknown resource kind 'disk'"),
         ("GET", "/v1/ns/dev/resources/vnet/none", None, 404, "vnet 'none' does not exist"),
         ("DELETE", "/v1/ns/dev/resources/vnet/none", None, 404, "does not exist"),
         (
@@ -113,7 +113,7 @@ test_bad_input_is_a_4xx_json_error_and_starts_nothing = refused_test(
             "POST",
             "/v1/ns/dev/resources/vnet",
             {"name": "n", "provider": "nocloud", "region": "r"},
-            404,
+            400,
             "unknown cloud 'nocloud'",
         ),
         ("POST", "/v1/ns/dev/resources/vnet", {"provider": "aws"}, 400, "Field required"),
