@@ -182,6 +182,14 @@ def test_compose_dockerfile_runs_the_worker() -> None:
         assert private in ignored
 
 
+def test_the_image_carries_the_dashboards_country_shapes_as_make_install_fetches_them() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    digest = re.search(r"^WORLD_ATLAS_SHA256 := (\w+)$", makefile, re.MULTILINE)
+    assert digest and f"{digest.group(1)}  countries-110m.json" in dockerfile
+    assert "COPY --from=world-atlas /atlas/ api/dashboard/static/vendor/world-atlas/" in dockerfile
+
+
 def test_compose_interpolation_helper() -> None:
     assert interpolate("${A:-x}/${B}/$${C}", {"B": "b"}) == "x/b/${C}"
     assert interpolate({"k": ["${A:-1}"]}, {"A": "2"}) == {"k": ["2"]}
