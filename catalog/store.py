@@ -9,7 +9,7 @@ come from benchmarks through `record_measurements` and survive every reload.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -340,10 +340,17 @@ class CatalogStore:
             rows: Any = conn.execute(statement).all()
         return SpecTable.from_rows(rows, self.coordinates())
 
-    def rtt_entries(self, effective: bool = True) -> list[RttEntry]:
-        """Stored RTTs; `effective`: one per pair, the highest-priority source's."""
+    def rtt_entries(
+        self, effective: bool = True, among: Collection[str] | None = None
+    ) -> list[RttEntry]:
+        """Stored RTTs; `effective`: one per pair, the highest-priority source's; `among`: only
+        the pairs of these region keys (read from the table's key, not the whole matrix)."""
+        statement = select(_RTT.c.a, _RTT.c.b, _RTT.c.rtt_ms, _RTT.c.source)
+        if among is not None:
+            keys = sorted(among)
+            statement = statement.where(_RTT.c.a.in_(keys), _RTT.c.b.in_(keys))
         with self._connection() as conn:
-            rows = conn.execute(select(_RTT.c.a, _RTT.c.b, _RTT.c.rtt_ms, _RTT.c.source)).all()
+            rows = conn.execute(statement).all()
         entries = [RttEntry(a=a, b=b, rtt_ms=ms, source=RttSource(src)) for a, b, ms, src in rows]
         if not effective:
             return entries

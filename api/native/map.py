@@ -145,7 +145,9 @@ async def _answer(
 def _read_map(
     catalog: CatalogStore, vms: list[VmRecord], namespace: str | None, mcis: str | None
 ) -> WorldMap:
-    return world_map(vms, catalog.regions(), catalog.rtt_entries(), namespace, mcis)
+    held = {region_key(vm.provider, vm.region) for vm in vms}
+    rtts = catalog.rtt_entries(among=held)
+    return world_map(vms, catalog.regions(), rtts, namespace, mcis)
 
 
 @router.get("/map", response_model=WorldMap)

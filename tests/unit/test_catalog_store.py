@@ -153,6 +153,9 @@ def test_rtt_sources_override_in_order(catalog: CatalogStore, tmp_path: Path) ->
     entry = next(e for e in catalog.rtt_entries() if (e.a, e.b) == (a, b))
     assert (entry.source, entry.rtt_ms) == (RttSource.MEASURED, 27.25)
     assert len([e for e in catalog.rtt_entries(effective=False) if (e.a, e.b) == (a, b)]) == 3
+    among = catalog.rtt_entries(among={a, b})  # only these regions' pairs, from the table's key
+    assert {(e.a, e.b) for e in among} == {(a, a), (a, b), (b, b)}
+    assert next(e for e in among if (e.a, e.b) == (a, b)) == entry
     # reloading estimates and the configured file keeps the measurement
     catalog.replace_rtt(RttSource.ESTIMATED, estimated_rtts(catalog.regions()), origin="again")
     catalog.replace_rtt(RttSource.CONFIGURED, [], origin="none")
