@@ -89,6 +89,11 @@ class OpenStackDriver(LibcloudDriver):
 
         return node_driver
 
+    def _live(self, node: Node) -> bool:
+        """Nova lists a server being deleted as ACTIVE (task_state `deleting`) for a while: it
+        is gone for mcis, so a VM recreated under its name is not refused as taken."""
+        return super()._live(node) and extra(node).get("task_state") != "deleting"
+
     @classmethod
     def native_status(cls, node: Node) -> str:
         if node.state == NodeState.REBOOTING:
