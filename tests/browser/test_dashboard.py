@@ -112,9 +112,12 @@ def test_dashboard_shows_the_mcis_on_the_world_map_and_follows_its_status(
     shown = wait_for(
         page,
         lambda p: (
-            sum(m["vms"] for m in p["markers"]) == 6 and len(p["vms"]) == 6 and p["live"] == "live"
+            sum(m["vms"] for m in p["markers"]) == 6
+            and len(p["vms"]) == 6
+            and p["live"] == "live"
+            and p["policy"] is not None  # its panel is read apart from the MCIS's
         ),
-        "6 VMs on the map and in the table, the event stream open",
+        "6 VMs on the map and in the table, the event stream open, the policy shown",
     )
     assert shown["errors"] == ""
     regions = {vm["region"] for vm in running_mcis["vms"]}

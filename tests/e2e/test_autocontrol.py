@@ -56,8 +56,9 @@ def test_policy_scales_out_once_across_a_worker_kill_then_back_in(
         assert [op["kind"] for op in status["operations"]] == ["create", "scale-out"]
         assert status["counts"] == {"Running": 3}
         assert len(real.cloud_vms(status["uid"])) == 3
-        # condition over 2 samples + at most two more intervals (sampling lag, CLI polling)
-        assert detected_after <= (2 + 2) * INTERVAL_S + 3, detected_after
+        # condition over 2 samples + at most two more intervals (sampling lag, CLI polling),
+        # and the CLI processes that load and poll starting on a busy machine (up to 2 s each)
+        assert detected_after <= (2 + 2) * INTERVAL_S + 8, detected_after
 
         real.json("load", "real", "auto", "--stop")
         wait_until(
