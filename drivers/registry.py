@@ -1,36 +1,46 @@
 """Which driver class serves which cloud, and the drivers of a worker or a CLI.
 
-`DRIVER_CLASSES` maps each connection's cloud kind to its class (one per cloud, each made with
-`from_connection`); `cloud_drivers(settings)` gives one driver per local cloud flavor (aws, gcp,
-azure, alibaba, openstack, cloudit) unless `MCIS_LOCALCLOUD_ENABLED=false`, plus one per
-connection of the credentials file, keyed by connection name. A connection may not take a local
-flavor's name while the local cloud is enabled (`ConnectionsError` says so): `aws` would
-otherwise mean two clouds.
+`DRIVER_CLASSES` names each connection's cloud kind's class (one per cloud, each made with
+`from_connection`), imported by `driver_class` when a connection of that cloud is used (boto3
+and Libcloud stay out of a command that needs neither). `cloud_drivers(settings)` gives one
+driver per local cloud flavor (aws, gcp, azure, alibaba, openstack, cloudit) unless
+`MCIS_LOCALCLOUD_ENABLED=false`, plus one per connection of the credentials file, keyed by
+connection name. A connection may not take a local flavor's name while the local cloud is
+enabled (`ConnectionsError` says so): `aws` would otherwise mean two clouds.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from drivers.alibaba import AlibabaDriver
-from drivers.aws import AwsDriver
-from drivers.azure import AzureDriver
 from drivers.base import CloudDriver
 from drivers.connection import CloudKind, Connection, ConnectionsError
 from drivers.credentials import load_connections
-from drivers.gcp import GceDriver
-from drivers.libcloud_base import LibcloudDriver
 from drivers.localcloud import LOCAL_FLAVORS, local_drivers
-from drivers.openstack import OpenStackDriver
 from settings import Settings
 
-DRIVER_CLASSES: dict[CloudKind, type[AwsDriver] | type[LibcloudDriver]] = {
-    "aws": AwsDriver,
-    "gcp": GceDriver,
-    "azure": AzureDriver,
-    "openstack": OpenStackDriver,
-    "alibaba": AlibabaDriver,
+if TYPE_CHECKING:
+    from drivers.aws import AwsDriver
+    from drivers.libcloud_base import LibcloudDriver
+
+DRIVER_CLASSES: dict[CloudKind, str] = {
+    "aws": "drivers.aws:AwsDriver",
+    "gcp": "drivers.gcp:GceDriver",
+    "azure": "drivers.azure:AzureDriver",
+    "openstack": "drivers.openstack:OpenStackDriver",
+    "alibaba": "drivers.alibaba:AlibabaDriver",
 }
+
+
+@cache
+def driver_class(kind: CloudKind) -> type[AwsDriver] | type[LibcloudDriver]:
+    """The class serving cloud `kind`, imported on first use."""
+    module, name = DRIVER_CLASSES[kind].split(":")
+    found: type[AwsDriver] | type[LibcloudDriver] = getattr(import_module(module), name)
+    return found
 
 
 def shadowing_error(name: str, path: Path) -> ConnectionsError:
@@ -43,7 +53,7 @@ def shadowing_error(name: str, path: Path) -> ConnectionsError:
 
 def connection_driver(connection: Connection) -> CloudDriver:
     """The driver of one connection (no network call until it is used)."""
-    return DRIVER_CLASSES[connection.cloud].from_connection(connection)
+    return driver_class(connection.cloud).from_connection(connection)
 
 
 def cloud_drivers(settings: Settings) -> dict[str, CloudDriver]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from api.server import serve as serve_api
 from starter.context import Context
 
 
 async def serve(ctx: Context, args: argparse.Namespace) -> int:
+    from api.server import serve as serve_api  # FastAPI and uvicorn: for this command only
+
     await serve_api(ctx.settings)
     return 0

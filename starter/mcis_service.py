@@ -30,7 +30,7 @@ from starter.errors import FAILED, CliError, check_input_size
 from starter.output import progress
 from starter.policy_service import end_policy
 from starter.requests import check_group, request_from_groups
-from starter.views import checked_name, is_running
+from starter.views import checked_name, is_running, mcis_handle
 from starter.watch import query_status
 from workflows.mcis import McisWorkflow
 from workflows.search_attributes import MCIS_NAME, MCIS_NAMESPACE
@@ -130,7 +130,7 @@ async def deletable_handle(ctx: Context, namespace: str, name: str) -> McisHandl
     checked_name(namespace, "namespace")
     checked_name(name, "MCIS name")
     client = await ctx.client()
-    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    handle = mcis_handle(client, namespace, name)
     if await is_running(handle):
         return handle
     record = ctx.store.get_mcis(namespace, name)

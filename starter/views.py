@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.mcis import McisView
@@ -23,14 +23,20 @@ def checked_name(value: str, what: str) -> str:
         raise CliError(str(exc)) from None
 
 
+def mcis_handle(
+    client: Client, namespace: str, name: str
+) -> WorkflowHandle[McisWorkflow, McisView]:
+    """The handle of the MCIS's workflow (every caller takes it here, typed once)."""
+    return client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+
+
 async def running_handle(
     ctx: Context, namespace: str, name: str
 ) -> WorkflowHandle[McisWorkflow, McisView]:
     """The workflow of a live MCIS, or a clear 'not found'."""
     checked_name(namespace, "namespace")
     checked_name(name, "MCIS name")
-    client = await ctx.client()
-    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+    handle = mcis_handle(await ctx.client(), namespace, name)
     if not await is_running(handle):
         raise CliError(f"MCIS {name!r} not found in namespace {namespace!r}")
     return handle

@@ -25,11 +25,10 @@ from temporalio.service import RPCError
 from api.native.common import Ctx
 from api.native.status_reads import StatusReads, status_reads
 from models.mcis import McisView
-from models.naming import mcis_workflow_id
 from models.records import McisPhase
 from starter.context import Context
 from starter.errors import CliError
-from workflows.mcis import McisWorkflow
+from starter.views import mcis_handle
 
 router = APIRouter(tags=["mcis"])
 
@@ -99,7 +98,7 @@ async def status_events(
 async def last_status(ctx: Context, ns: str, name: str) -> McisView | str:
     """The status a deleted MCIS's workflow ended with, or how else it ended."""
     client = await ctx.client()
-    handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(ns, name))
+    handle = mcis_handle(client, ns, name)
     description = await handle.describe()
     if description.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result()

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from models.mcis import McisView
-from models.naming import mcis_workflow_id
 from starter.context import Context
 from starter.errors import FAILED, CliError
-from starter.views import checked_name, running_handle
+from starter.views import checked_name, mcis_handle, running_handle
 from starter.watch import query_status
-from workflows.mcis import McisWorkflow
 
 Key = tuple[str, str]
 Reader = Callable[[str, str], Awaitable[McisView | None]]
@@ -86,7 +84,7 @@ def workflow_reader(ctx: Context) -> Reader:
         checked_name(namespace, "namespace")
         checked_name(name, "MCIS name")
         client = await ctx.client()
-        handle = client.get_workflow_handle_for(McisWorkflow.run, mcis_workflow_id(namespace, name))
+        handle = mcis_handle(client, namespace, name)
         query = asyncio.ensure_future(query_status(handle))
         try:
             await running_handle(ctx, namespace, name)

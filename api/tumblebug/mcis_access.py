@@ -21,16 +21,14 @@ from api.tumblebug.status import McisShape, vm_id
 from catalog.entries import Region
 from models.lifecycle import OperationKind
 from models.mcis import GroupRequest, McisView, VmView
-from models.naming import mcis_workflow_id
 from models.operations import OperationRequest
 from models.records import McisPhase, McisRecord
 from models.status import aggregate
 from models.transitions import Action, plan_action
 from starter.errors import CliError, validation_message
 from starter.mcis_service import McisHandle, OperationRefusedError, accept_operation, current_view
-from starter.views import is_running
+from starter.views import is_running, mcis_handle
 from starter.watch import all_vms
-from workflows.mcis import McisWorkflow
 
 ACTIONS = {
     Action.SUSPEND: "Suspending",
@@ -112,8 +110,7 @@ async def mcis_view(state: CompatState, record: McisRecord) -> McisView:
     """The MCIS's status from its workflow, or from the store's records when its workflow
     does not run (it failed, or Temporal lost it: `delete` rebuilds it)."""
     client = await state.ctx.client()
-    workflow_id = mcis_workflow_id(record.namespace, record.name)
-    handle = client.get_workflow_handle_for(McisWorkflow.run, workflow_id)
+    handle = mcis_handle(client, record.namespace, record.name)
     if await is_running(handle):
         return await current_view(handle)
     vms = state.ctx.store.list_vms(record.namespace, record.name)

@@ -19,7 +19,7 @@ pytest.importorskip(
 from drivers.base import CloudDriver
 from drivers.connection import Connection
 from drivers.libcloud_base import LibcloudDriver
-from drivers.registry import DRIVER_CLASSES
+from drivers.registry import driver_class
 from tests.drivers.clouds import CASES, CloudCase
 from tests.drivers.libcloud_mocks import STUB_TOKEN_FROM_FILE, MockCloud
 
@@ -30,9 +30,9 @@ def make_driver(
     """mcis's driver of `case.cloud` (its class from the registry) serving `region` (default:
     the case's), whose threads each make their NodeDriver (wired to the mock cloud) with
     `new_node_driver`, as a driver made from a connection does with its client factory."""
-    driver_class = DRIVER_CLASSES[case.cloud]
-    assert issubclass(driver_class, LibcloudDriver)
-    return driver_class(
+    cls = driver_class(case.cloud)
+    assert issubclass(cls, LibcloudDriver)
+    return cls(
         "lab",
         [region or case.region],
         lambda _region: new_node_driver(),

@@ -12,7 +12,7 @@ import pytest
 
 from drivers.connection import CloudKind
 from drivers.libcloud_base import LibcloudDriver
-from drivers.registry import DRIVER_CLASSES
+from drivers.registry import driver_class
 from models.cloud import DEFAULT_RULES, VmCreateRequest
 from models.naming import NAME_MAX_LENGTH, cloud_vm_name, vm_client_token, vm_tags
 from tests.drivers.clouds import ALIBABA, GCE_ZONE, GCP, OPENSTACK, CloudCase
@@ -63,16 +63,16 @@ async def test_an_alibaba_vm_of_long_names_fits_the_ecs_description(cloud: Cloud
 
 @pytest.mark.parametrize("cloud_kind", sorted(VM_NAMES))
 def test_a_vm_of_the_longest_names_gets_a_name_its_cloud_accepts(cloud_kind: CloudKind) -> None:
-    driver_class = DRIVER_CLASSES[cloud_kind]
-    assert issubclass(driver_class, LibcloudDriver)
+    cls = driver_class(cloud_kind)
+    assert issubclass(cls, LibcloudDriver)
     most, pattern = VM_NAMES[cloud_kind]
     first, second = longest_request(GCP, serial=1), longest_request(GCP, serial=2)
-    name = driver_class.cloud_name(first)
+    name = cls.cloud_name(first)
     assert len(name) <= most and re.fullmatch(pattern, name)
-    assert driver_class.cloud_name(first) == name  # the same VM: the same name
-    assert driver_class.cloud_name(second) != name  # another VM (token): another name
+    assert cls.cloud_name(first) == name  # the same VM: the same name
+    assert cls.cloud_name(second) != name  # another VM (token): another name
     short = GCP.vm_request()
-    assert driver_class.cloud_name(short) == short.name  # a name that fits is kept
+    assert cls.cloud_name(short) == short.name  # a name that fits is kept
 
 
 @pytest.mark.parametrize("cloud", [GCP], indirect=True, ids=str)

@@ -21,7 +21,7 @@ from drivers.errors import (
     InvalidRequestError,
     NotSupportedError,
 )
-from drivers.registry import DRIVER_CLASSES
+from drivers.registry import driver_class
 from drivers.status_map import to_canonical
 from models.cloud import DEFAULT_RULES, CloudVm, SubnetSpec, VmAction
 from models.status import TargetAction, VmStatus
@@ -41,7 +41,7 @@ async def test_the_driver_of_a_connection_reaches_the_recorded_cloud(
 ) -> None:
     case = cloud.case
     cloud.mock.phase = "running"
-    driver = DRIVER_CLASSES[case.cloud].from_connection(connection_of(case, tmp_path))
+    driver = driver_class(case.cloud).from_connection(connection_of(case, tmp_path))
     try:
         vm = await driver.get_vm(case.region, case.vm_id)
     finally:

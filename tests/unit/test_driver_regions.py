@@ -10,7 +10,7 @@ from drivers.aws import AwsDriver
 from drivers.connection import CLOUDS, Location, parse_connection
 from drivers.gcp import GceDriver
 from drivers.openstack import OpenStackDriver
-from drivers.registry import DRIVER_CLASSES, connection_driver
+from drivers.registry import DRIVER_CLASSES, connection_driver, driver_class
 
 OPENSTACK_CREDENTIALS = {
     "auth_url": "http://127.0.0.1:1/v3",
@@ -71,5 +71,5 @@ async def test_a_connection_location_wins_over_the_public_table() -> None:
 
 def test_every_cloud_kind_has_its_own_driver_class() -> None:
     assert set(DRIVER_CLASSES) == set(CLOUDS)
-    assert all(cls.cloud == kind for kind, cls in DRIVER_CLASSES.items())
-    assert DRIVER_CLASSES["aws"] is AwsDriver
+    assert all(driver_class(kind).cloud == kind for kind in DRIVER_CLASSES)
+    assert driver_class("aws") is AwsDriver
