@@ -15,7 +15,7 @@ every step what a user relies on:
 
 Hypothesis state machines are synchronous and the Temporal client is bound to pytest-asyncio's
 session loop: the machine runs in a thread of its own and hands every call to that loop.
-`MCIS_STATE_MACHINE_EXAMPLES` (default 15) and `MCIS_STATE_MACHINE_STEPS` (default 15) set the
+`MCIS_STATE_MACHINE_EXAMPLES` (default 10) and `MCIS_STATE_MACHINE_STEPS` (default 15) set the
 size of a run: raise them for a longer hunt.
 
 Worker restarts (between operations, and right after an operation or the create was accepted)
@@ -76,7 +76,7 @@ from workflows.registry import ALL_WORKFLOWS, workflow_runner
 T = TypeVar("T")
 S = VmStatus
 
-EXAMPLES = int(os.environ.get("MCIS_STATE_MACHINE_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("MCIS_STATE_MACHINE_EXAMPLES", "10"))
 STEPS = int(os.environ.get("MCIS_STATE_MACHINE_STEPS", "15"))
 CALL_TIMEOUT_S = 120.0  # one step's calls on the loop; a hang fails the example, not the run
 
