@@ -1158,14 +1158,16 @@ class McisWorkflow:
         status with the operation under way as the workflow's current details (Temporal UI)."""
         if target_reached((vm.status for vm in self._vms.values()), self._target_status):
             self._target_action, self._target_status = TargetAction.NONE, TargetStatus.NONE
-        label = "Deleted" if self._phase is McisPhase.DELETED else self._aggregate().label
+        aggregated = self._aggregate()  # once: an MCIS may hold 10,000 VMs
+        label = "Deleted" if self._phase is McisPhase.DELETED else aggregated.label
         if label != self._label:
             self._label = label
             workflow.upsert_search_attributes([MCIS_STATUS.value_set(label)])
-        self._publish_details()
+        loaded = self._loaded or self._carried is None
+        self._publish_details(aggregated if loaded else self._carried)
 
-    def _publish_details(self) -> None:
-        summary = self._summary()
+    def _publish_details(self, summary: McisStatus | None = None) -> None:
+        summary = summary or self._summary()
         current = self._current
         operation = f"#{current.id} {current.kind.value} {current.scope}" if current else None
         workflow.set_current_details(
